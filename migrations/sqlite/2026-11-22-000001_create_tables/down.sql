@@ -1,0 +1,4 @@
+DROP TABLE service_secrets;
+DROP TABLE token_view;
+DROP TABLE token_ledger;
+DROP TABLE users;

@@ -1,0 +1,134 @@
+//! Storage: the connection type, the pool, migrations and the schema. Everything above this
+//! module talks to the database through [`DbConn`] and [`DbPool`], so adding a backend (a
+//! `diesel::MultiConnection` enum over SQLite and PostgreSQL) changes this module only.
+
+pub mod schema;
+pub mod secrets;
+
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PoolError, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// The one connection type every query in the crate is written against.
+pub type DbConn = SqliteConnection;
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH or sqlite::memory:")]
+    UnsupportedUrl(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("a concurrent write changed the same token; the transaction was rolled back")]
+    Conflict,
+}
+
+impl From<PoolError> for StoreError {
+    fn from(err: PoolError) -> Self {
+        StoreError::Unavailable(err.to_string())
+    }
+}
+
+impl From<diesel::ConnectionError> for StoreError {
+    fn from(err: diesel::ConnectionError) -> Self {
+        StoreError::Unavailable(err.to_string())
+    }
+}
+
+/// Where a `TOKENLEDGER_DATABASE_URL` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    SqliteFile(String),
+    SqliteMemory,
+}
+
+impl DatabaseLocation {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        match url {
+            "sqlite::memory:" | "sqlite://:memory:" => Ok(Self::SqliteMemory),
+            _ => match url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+            {
+                Some(path) if !path.is_empty() => Ok(Self::SqliteFile(path.to_owned())),
+                _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
+            },
+        }
+    }
+}
+
+/// SQLite settings applied to every pooled connection: wait for the write lock instead of
+/// failing, WAL so readers never block the writer, and a full sync so an acknowledged write
+/// survives a power cut as well as a crash.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                              PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(SQLITE_PRAGMAS)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Opens the database, applies pending migrations on one connection, then builds the pool.
+pub fn connect(url: &str) -> Result<DbPool, StoreError> {
+    let location = DatabaseLocation::parse(url)?;
+    let (path, max_size) = match &location {
+        SqliteFile(path) => (path.clone(), 8),
+        // Each connection to ":memory:" is its own database, so the pool holds exactly one.
+        SqliteMemory => (":memory:".to_owned(), 1),
+    };
+    let manager = ConnectionManager::<DbConn>::new(path);
+    let pool = Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(manager)?;
+    let mut conn = pool.get()?;
+    run_migrations(&mut conn)?;
+    Ok(pool)
+}
+
+use DatabaseLocation::{SqliteFile, SqliteMemory};
+
+/// Applies pending migrations; returns how many ran.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
+    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+        .map(|applied| applied.len())
+        .map_err(|err| StoreError::Migration(err.to_string()))
+}
+
+/// Runs `work` in a write transaction. SQLite takes the write lock up front (`BEGIN
+/// IMMEDIATE`), so two writers never both read a token as live and then both change it.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    conn.immediate_transaction(work)
+}
+
+/// A cheap round trip proving the database answers (for `/readyz`).
+pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}

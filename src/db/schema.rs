@@ -1,0 +1,56 @@
+// Portable types only (BigInt, Text, Bool, Timestamp): the same schema serves every backend.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Text,
+        is_active -> Bool,
+        is_staff -> Bool,
+        date_joined -> Timestamp,
+        last_login -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    token_ledger (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        event -> Text,
+        jti -> Text,
+        token_type -> Text,
+        user_id -> BigInt,
+        sid -> Text,
+        parent_jti -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor -> Nullable<Text>,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    token_view (jti) {
+        jti -> Text,
+        token_type -> Text,
+        user_id -> BigInt,
+        sid -> Text,
+        parent_jti -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        state -> Text,
+        rotated_at -> Nullable<Timestamp>,
+        blacklisted_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    service_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(users, token_ledger, token_view, service_secrets);
