@@ -1,0 +1,95 @@
+//! Appending events: each gets the next `seq`, is inserted into `token_ledger`, and is folded
+//! into the view, all inside the caller's write transaction.
+
+use std::collections::HashMap;
+
+use diesel::dsl::max;
+use diesel::prelude::*;
+
+use super::event::{LedgerEvent, NewEvent};
+use super::fold::fold;
+use super::view::{self, TokenRow};
+use crate::db::schema::token_ledger;
+use crate::db::{DbConn, StoreError};
+
+/// The newest seq in the ledger (0 when empty).
+pub fn head_seq(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(token_ledger::table
+        .select(max(token_ledger::seq))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+/// Must run inside a write transaction: the seqs are `head + 1 ..`, which is only safe while
+/// this transaction holds the database's write lock.
+pub fn append(conn: &mut DbConn, events: Vec<NewEvent>) -> Result<Vec<LedgerEvent>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = head_seq(conn)?;
+    let stored: Vec<LedgerEvent> = events
+        .into_iter()
+        .zip(head + 1..)
+        .map(|(event, seq)| event.with_seq(seq))
+        .collect();
+    for chunk in stored.chunks(500) {
+        diesel::insert_into(token_ledger::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    fold_into_view(conn, &stored)?;
+    Ok(stored)
+}
+
+struct Touched {
+    before: Option<TokenRow>,
+    after: Option<TokenRow>,
+}
+
+fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), StoreError> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut touched: HashMap<&str, Touched> = HashMap::new();
+    for event in events {
+        let jti = event.jti.as_str();
+        if !touched.contains_key(jti) {
+            let before = view::find(conn, jti)?;
+            order.push(jti);
+            touched.insert(
+                jti,
+                Touched {
+                    after: before.clone(),
+                    before,
+                },
+            );
+        }
+        if let Some(entry) = touched.get_mut(jti) {
+            entry.after = fold(entry.after.take(), event);
+        }
+    }
+    for jti in order {
+        let Some(Touched { before, after }) = touched.remove(jti) else {
+            continue;
+        };
+        match (before, after) {
+            (None, Some(row)) => view::insert(conn, &row)?,
+            (Some(before), Some(row)) => view::replace(conn, &row, before.last_seq)?,
+            (Some(before), None) => view::remove(conn, jti, before.last_seq)?,
+            (None, None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Events with `seq > after`, oldest first, at most `limit`.
+pub fn events_after(
+    conn: &mut DbConn,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LedgerEvent>, StoreError> {
+    Ok(token_ledger::table
+        .filter(token_ledger::seq.gt(after))
+        .order(token_ledger::seq)
+        .limit(limit)
+        .select(LedgerEvent::as_select())
+        .load(conn)?)
+}

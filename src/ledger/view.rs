@@ -1,0 +1,169 @@
+//! The materialised view: one row per token not yet flushed, folded from the ledger.
+//! Only [`super::fold`] decides what a row becomes; this file reads rows and writes them back.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::event::{Reason, TokenRef, TokenType};
+use super::text_enum::text_enum;
+use crate::db::schema::token_view;
+use crate::db::{DbConn, StoreError};
+use crate::time::rfc3339;
+
+text_enum!(
+    /// Whether a token in the view may still be used.
+    TokenState {
+        Outstanding => "outstanding",
+        Blacklisted => "blacklisted",
+    }
+);
+
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Serialize,
+)]
+#[diesel(table_name = token_view, treat_none_as_null = true)]
+pub struct TokenRow {
+    pub jti: String,
+    pub token_type: TokenType,
+    pub user_id: i64,
+    pub sid: String,
+    pub parent_jti: Option<String>,
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub issued_at: NaiveDateTime,
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub expires_at: NaiveDateTime,
+    pub state: TokenState,
+    #[serde(serialize_with = "rfc3339::serialize_opt")]
+    pub rotated_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "rfc3339::serialize_opt")]
+    pub blacklisted_at: Option<NaiveDateTime>,
+    pub reason: Option<Reason>,
+    /// The seq of the last event folded into this row: the view's own consistency marker.
+    pub last_seq: i64,
+}
+
+impl TokenRow {
+    pub fn token_ref(&self) -> TokenRef {
+        TokenRef {
+            jti: self.jti.clone(),
+            token_type: self.token_type,
+            user_id: self.user_id,
+            sid: self.sid.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+
+    pub fn is_blacklisted(&self) -> bool {
+        self.state == TokenState::Blacklisted
+    }
+}
+
+pub fn find(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .find(jti)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn outstanding_of_session(conn: &mut DbConn, sid: &str) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .filter(token_view::sid.eq(sid))
+        .filter(token_view::state.eq(TokenState::Outstanding))
+        .order(token_view::last_seq)
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+pub fn outstanding_of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .filter(token_view::user_id.eq(user_id))
+        .filter(token_view::state.eq(TokenState::Outstanding))
+        .order(token_view::last_seq)
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+/// Tokens whose lifetime ended at or before `now`, oldest first, at most `limit`.
+pub fn ended_before(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .filter(token_view::expires_at.le(now))
+        .order((token_view::expires_at, token_view::jti))
+        .limit(limit)
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+/// Blacklisted bearer tokens: what the in-memory revocation set starts from.
+pub fn blacklisted_bearer_jtis(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    Ok(token_view::table
+        .filter(token_view::state.eq(TokenState::Blacklisted))
+        .filter(token_view::token_type.eq_any([TokenType::Access, TokenType::Sliding]))
+        .select(token_view::jti)
+        .load(conn)?)
+}
+
+/// Every row, in jti order (for `view check`).
+pub fn all(conn: &mut DbConn) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .order(token_view::jti)
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+pub(super) fn insert(conn: &mut DbConn, row: &TokenRow) -> Result<(), StoreError> {
+    diesel::insert_into(token_view::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes `row` over the stored one, but only if nobody changed it since it was read as
+/// `read_seq`: a lost update would let two writers both spend one refresh token.
+pub(super) fn replace(conn: &mut DbConn, row: &TokenRow, read_seq: i64) -> Result<(), StoreError> {
+    let changed = diesel::update(
+        token_view::table
+            .find(&row.jti)
+            .filter(token_view::last_seq.eq(read_seq)),
+    )
+    .set(row)
+    .execute(conn)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+pub(super) fn remove(conn: &mut DbConn, jti: &str, read_seq: i64) -> Result<(), StoreError> {
+    let changed = diesel::delete(
+        token_view::table
+            .find(jti)
+            .filter(token_view::last_seq.eq(read_seq)),
+    )
+    .execute(conn)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+pub(super) fn clear(conn: &mut DbConn) -> Result<usize, StoreError> {
+    Ok(diesel::delete(token_view::table).execute(conn)?)
+}
+
+pub(super) fn insert_many(conn: &mut DbConn, rows: &[TokenRow]) -> Result<(), StoreError> {
+    // Bounded batches keep each statement under SQLite's bound-parameter limit.
+    for chunk in rows.chunks(500) {
+        diesel::insert_into(token_view::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(())
+}
