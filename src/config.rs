@@ -1,0 +1,438 @@
+//! All configuration in one place: `TOKENLEDGER_*` environment variables over an optional
+//! TOML file (`--config FILE` or `TOKENLEDGER_CONFIG`), with the contract's defaults.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ledger::TokenType;
+
+pub const ENV_PREFIX: &str = "TOKENLEDGER_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("could not read the signing key file {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        // figment names the key ("for key `default.access_token_lifetime`"); enough to act on.
+        ConfigError::Invalid(err.to_string())
+    }
+}
+
+/// A value that must never reach a log: `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        lenient::string(deserializer).map(Secret)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsernameField {
+    Username,
+    Email,
+}
+
+impl UsernameField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsernameField::Username => "username",
+            UsernameField::Email => "email",
+        }
+    }
+}
+
+/// The signing algorithms of contract section 2, by their JOSE names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+}
+
+impl SigningAlgorithm {
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub signing_key: Option<Secret>,
+    pub signing_key_file: Option<PathBuf>,
+    pub algorithm: SigningAlgorithm,
+    #[serde(with = "lenient::duration")]
+    pub access_token_lifetime: Duration,
+    #[serde(with = "lenient::duration")]
+    pub refresh_token_lifetime: Duration,
+    #[serde(with = "lenient::duration")]
+    pub sliding_token_lifetime: Duration,
+    #[serde(with = "lenient::duration")]
+    pub sliding_token_refresh_lifetime: Duration,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub rotate_refresh_tokens: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub blacklist_after_rotation: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub reuse_detection: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub revoke_access_on_logout: bool,
+    #[serde(with = "lenient::duration")]
+    pub leeway: Duration,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub issuer: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub audience: Option<String>,
+    #[serde(with = "lenient::comma_list")]
+    pub auth_header_types: Vec<String>,
+    #[serde(with = "lenient::comma_list")]
+    pub auth_token_types: Vec<String>,
+    #[serde(with = "lenient::byte_size")]
+    pub max_body: usize,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub update_last_login: bool,
+    pub username_field: UsernameField,
+    pub bootstrap_admin: Option<Secret>,
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://tokenledger.db".into(),
+            bind: "127.0.0.1:8000".into(),
+            signing_key: None,
+            signing_key_file: None,
+            algorithm: SigningAlgorithm::HS256,
+            access_token_lifetime: Duration::from_secs(5 * 60),
+            refresh_token_lifetime: Duration::from_secs(24 * 3600),
+            sliding_token_lifetime: Duration::from_secs(5 * 60),
+            sliding_token_refresh_lifetime: Duration::from_secs(24 * 3600),
+            rotate_refresh_tokens: true,
+            blacklist_after_rotation: true,
+            reuse_detection: true,
+            revoke_access_on_logout: true,
+            leeway: Duration::ZERO,
+            issuer: None,
+            audience: None,
+            auth_header_types: vec!["Bearer".into()],
+            auth_token_types: vec!["access".into()],
+            max_body: 64 * 1024,
+            update_last_login: false,
+            username_field: UsernameField::Username,
+            bootstrap_admin: None,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if any), then the environment: the environment wins.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let from_env = std::env::var_os(format!("{ENV_PREFIX}CONFIG")).map(PathBuf::from);
+        if let Some(file) = config_file.map(Path::to_path_buf).or(from_env) {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]))
+            .extract()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth_header_types.is_empty() {
+            return Err(ConfigError::Invalid(
+                "auth_header_types must name at least one scheme".into(),
+            ));
+        }
+        self.bearer_token_types()?;
+        if self.signing_key.is_some() && self.signing_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "set signing_key or signing_key_file, not both".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Token types accepted on protected endpoints (`auth_token_types`).
+    pub fn bearer_token_types(&self) -> Result<Vec<TokenType>, ConfigError> {
+        let types = self
+            .auth_token_types
+            .iter()
+            .map(|name| match name.parse::<TokenType>() {
+                Ok(kind) if kind.is_bearer() => Ok(kind),
+                _ => Err(ConfigError::Invalid(format!(
+                    "auth_token_types: {name:?} is not one of access, sliding"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if types.is_empty() {
+            return Err(ConfigError::Invalid(
+                "auth_token_types must name a token type".into(),
+            ));
+        }
+        Ok(types)
+    }
+
+    /// The configured signing key, from the variable or the file; `None` means "generate".
+    pub fn configured_signing_key(&self) -> Result<Option<Secret>, ConfigError> {
+        if let Some(key) = &self.signing_key {
+            return Ok(Some(key.clone()));
+        }
+        match &self.signing_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|key| Some(Secret::new(key)))
+                .map_err(|source| ConfigError::KeyFile {
+                    path: path.clone(),
+                    source,
+                }),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Deserializers that accept what people type into environment variables and TOML alike.
+mod lenient {
+    use std::time::Duration;
+
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::{Deserialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Text(String),
+    }
+
+    impl Scalar {
+        fn into_text(self) -> String {
+            match self {
+                Scalar::Bool(b) => b.to_string(),
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                Scalar::Text(s) => s,
+            }
+        }
+    }
+
+    /// Any scalar as text: a numeric-looking secret is still a string.
+    pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        Scalar::deserialize(deserializer).map(Scalar::into_text)
+    }
+
+    pub fn optional_string<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Scalar>::deserialize(deserializer)?
+            .map(Scalar::into_text)
+            .filter(|text| !text.is_empty()))
+    }
+
+    pub fn boolean<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+        match Scalar::deserialize(deserializer)? {
+            Scalar::Bool(b) => Ok(b),
+            Scalar::Int(0) => Ok(false),
+            Scalar::Int(1) => Ok(true),
+            Scalar::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok(true),
+                "false" | "no" | "off" | "0" => Ok(false),
+                other => Err(de::Error::custom(format!(
+                    "expected a boolean, got {other:?}"
+                ))),
+            },
+            _ => Err(de::Error::custom("expected a boolean")),
+        }
+    }
+
+    pub mod duration {
+        use super::*;
+
+        /// Plain seconds or a humantime string (`90s`, `5m`, `1d`).
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Duration, D::Error> {
+            match Scalar::deserialize(deserializer)? {
+                Scalar::Int(secs) if secs >= 0 => Ok(Duration::from_secs(secs as u64)),
+                Scalar::Float(secs) if secs >= 0.0 && secs.is_finite() => {
+                    Ok(Duration::from_secs_f64(secs))
+                }
+                Scalar::Text(text) => parse(&text).map_err(de::Error::custom),
+                _ => Err(de::Error::custom(
+                    "expected a duration such as 90s, 5m or 1d",
+                )),
+            }
+        }
+
+        pub fn parse(text: &str) -> Result<Duration, String> {
+            let text = text.trim();
+            if let Ok(secs) = text.parse::<u64>() {
+                return Ok(Duration::from_secs(secs));
+            }
+            humantime::parse_duration(text)
+                .map_err(|err| format!("{text:?} is not a duration such as 90s, 5m or 1d: {err}"))
+        }
+
+        pub fn serialize<S: Serializer>(
+            value: &Duration,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_u64(value.as_secs())
+        }
+    }
+
+    pub mod comma_list {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Vec<String>, D::Error> {
+            struct ListVisitor;
+            impl<'de> Visitor<'de> for ListVisitor {
+                type Value = Vec<String>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a comma-separated string or a list of strings")
+                }
+                fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                    Ok(text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect())
+                }
+                fn visit_seq<A: de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Self::Value, A::Error> {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element::<String>()? {
+                        items.push(item);
+                    }
+                    Ok(items)
+                }
+            }
+            deserializer.deserialize_any(ListVisitor)
+        }
+
+        pub fn serialize<S: Serializer>(
+            value: &[String],
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(&value.join(","))
+        }
+    }
+
+    pub mod byte_size {
+        use super::*;
+
+        /// Plain bytes or a size with a unit: `64KiB`, `1MiB`, `64KB`, `512B`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+            match Scalar::deserialize(deserializer)? {
+                Scalar::Int(bytes) if bytes > 0 => Ok(bytes as usize),
+                Scalar::Text(text) => parse(&text).map_err(de::Error::custom),
+                _ => Err(de::Error::custom("expected a size such as 64KiB")),
+            }
+        }
+
+        pub fn parse(text: &str) -> Result<usize, String> {
+            let text = text.trim();
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let number: usize = number
+                .parse()
+                .map_err(|_| format!("{text:?} is not a size"))?;
+            let scale = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => 1,
+                "kib" | "k" => 1024,
+                "kb" => 1000,
+                "mib" | "m" => 1024 * 1024,
+                "mb" => 1_000_000,
+                _ => return Err(format!("{text:?}: unknown unit (use B, KiB, MiB)")),
+            };
+            Ok(number * scale)
+        }
+
+        pub fn serialize<S: Serializer>(value: &usize, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_u64(*value as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lenient::{byte_size, duration};
+    use std::time::Duration;
+
+    #[test]
+    fn durations_accept_humantime_and_plain_seconds() {
+        assert_eq!(duration::parse("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration::parse("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration::parse("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(duration::parse("42"), Ok(Duration::from_secs(42)));
+        assert!(duration::parse("soon").is_err());
+    }
+
+    #[test]
+    fn sizes_accept_units() {
+        assert_eq!(byte_size::parse("64KiB"), Ok(65_536));
+        assert_eq!(byte_size::parse("1MiB"), Ok(1_048_576));
+        assert_eq!(byte_size::parse("100"), Ok(100));
+        assert!(byte_size::parse("lots").is_err());
+    }
+}

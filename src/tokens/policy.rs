@@ -1,0 +1,51 @@
+use crate::config::{ConfigError, Settings, UsernameField};
+use crate::ledger::TokenType;
+
+/// The token rules the service applies, read once from [`Settings`].
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    pub access_lifetime: i64,
+    pub refresh_lifetime: i64,
+    pub sliding_lifetime: i64,
+    pub sliding_refresh_lifetime: i64,
+    pub rotate_refresh_tokens: bool,
+    pub blacklist_after_rotation: bool,
+    pub reuse_detection: bool,
+    pub revoke_access_on_logout: bool,
+    pub leeway: i64,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub bearer_types: Vec<TokenType>,
+    pub username_field: UsernameField,
+    pub update_last_login: bool,
+}
+
+impl TokenPolicy {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let secs = |d: std::time::Duration| d.as_secs() as i64;
+        Ok(Self {
+            access_lifetime: secs(settings.access_token_lifetime),
+            refresh_lifetime: secs(settings.refresh_token_lifetime),
+            sliding_lifetime: secs(settings.sliding_token_lifetime),
+            sliding_refresh_lifetime: secs(settings.sliding_token_refresh_lifetime),
+            rotate_refresh_tokens: settings.rotate_refresh_tokens,
+            blacklist_after_rotation: settings.blacklist_after_rotation,
+            reuse_detection: settings.reuse_detection,
+            revoke_access_on_logout: settings.revoke_access_on_logout,
+            leeway: secs(settings.leeway),
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            bearer_types: settings.bearer_token_types()?,
+            username_field: settings.username_field,
+            update_last_login: settings.update_last_login,
+        })
+    }
+
+    pub fn lifetime(&self, token_type: TokenType) -> i64 {
+        match token_type {
+            TokenType::Access => self.access_lifetime,
+            TokenType::Refresh => self.refresh_lifetime,
+            TokenType::Sliding => self.sliding_lifetime,
+        }
+    }
+}

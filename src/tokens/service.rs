@@ -1,0 +1,361 @@
+//! The token service: obtain, refresh (rotate), verify, blacklist and sliding tokens.
+//! Each operation checks the presented token, decides the ledger events inside one write
+//! transaction, and signs the tokens those events record. Blocking: call it off the async
+//! workers.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use super::claims::{self, Claims, Rules, Verified, new_id};
+use super::error::{AuthError, TokenError};
+use super::keys::TokenKeys;
+use super::policy::TokenPolicy;
+use crate::db::{DbConn, StoreError};
+use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, view};
+use crate::time;
+use crate::users::{self, User};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub refresh: String,
+    pub access: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    pub access: String,
+    /// Present when refresh tokens rotate.
+    pub refresh: Option<String>,
+}
+
+/// Why a bearer token was refused, per token type tried (the reference's `messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerFailure {
+    pub token_type: TokenType,
+    pub error: TokenError,
+}
+
+/// A token we just signed, and the ledger's record of it.
+struct Minted {
+    encoded: String,
+    token: TokenRef,
+}
+
+#[derive(Clone)]
+pub struct TokenService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: TokenKeys,
+    policy: TokenPolicy,
+    ledger: Ledger,
+}
+
+impl TokenService {
+    pub fn new(keys: TokenKeys, policy: TokenPolicy, ledger: Ledger) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                keys,
+                policy,
+                ledger,
+            }),
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.inner.policy
+    }
+
+    /// Signature, algorithm, times, issuer, audience, id and (if given) type.
+    pub fn decode(&self, token: &str, expected: Option<TokenType>) -> Result<Verified, TokenError> {
+        let payload = self.inner.keys.decode(token)?;
+        let policy = &self.inner.policy;
+        let rules = Rules {
+            now: time::to_unix(time::now()),
+            leeway: policy.leeway,
+            issuer: policy.issuer.as_deref(),
+            audience: policy.audience.as_deref(),
+        };
+        claims::check(payload, &rules, expected)
+    }
+
+    /// The hot path of protected endpoints: no database, only the in-memory revocations.
+    pub fn verify_bearer(&self, token: &str) -> Result<Verified, Vec<BearerFailure>> {
+        let mut failures = Vec::new();
+        for &token_type in &self.inner.policy.bearer_types {
+            let error = match self.decode(token, Some(token_type)) {
+                Ok(verified) if !self.ledger().revocations().is_revoked(&verified.jti) => {
+                    return Ok(verified);
+                }
+                Ok(_) => TokenError::Blacklisted,
+                Err(error) => error,
+            };
+            failures.push(BearerFailure { token_type, error });
+        }
+        Err(failures)
+    }
+
+    pub fn obtain_pair(&self, login: &str, password: &str) -> Result<Pair, AuthError> {
+        let user = self.authenticate(login, password)?;
+        let now = time::now();
+        let sid = new_id();
+        let refresh = self.mint(TokenType::Refresh, user.id, &sid, None, now)?;
+        let access = self.mint(TokenType::Access, user.id, &sid, None, now)?;
+        let events = vec![
+            NewEvent::issued(refresh.token.clone(), None, now),
+            NewEvent::issued(access.token.clone(), Some(refresh.token.jti.clone()), now),
+        ];
+        self.ledger()
+            .write(|_| Ok::<_, AuthError>(Decision::new(events, ())))?;
+        Ok(Pair {
+            refresh: refresh.encoded,
+            access: access.encoded,
+        })
+    }
+
+    pub fn obtain_sliding(&self, login: &str, password: &str) -> Result<String, AuthError> {
+        let user = self.authenticate(login, password)?;
+        let now = time::now();
+        let sliding = self.mint(TokenType::Sliding, user.id, &new_id(), None, now)?;
+        let event = NewEvent::issued(sliding.token, None, now);
+        self.ledger()
+            .write(|_| Ok::<_, AuthError>(Decision::new(vec![event], ())))?;
+        Ok(sliding.encoded)
+    }
+
+    pub fn refresh(&self, token: &str) -> Result<Refreshed, AuthError> {
+        let presented = self.decode(token, Some(TokenType::Refresh))?;
+        let user_id = presented
+            .user_id()
+            .ok_or(AuthError::NoActiveAccountForToken)?;
+        let policy = &self.inner.policy;
+        let now = time::now();
+        self.ledger().write(|conn| {
+            let (row, mut events) = known_or_adopted(conn, &presented, user_id, now)?;
+            if row.rotated_at.is_some() && policy.reuse_detection {
+                events.extend(revoke_session_for_reuse(conn, &row, now)?);
+                return Ok(Decision::new(events, Err(TokenError::Blacklisted.into())));
+            }
+            if row.is_blacklisted() {
+                return Ok(Decision::new(events, Err(TokenError::Blacklisted.into())));
+            }
+            if !users::find(conn, user_id)?.is_some_and(|user| user.is_active) {
+                return Ok(Decision::new(
+                    events,
+                    Err(AuthError::NoActiveAccountForToken),
+                ));
+            }
+            let access = self.mint(TokenType::Access, user_id, &row.sid, None, now)?;
+            let mut refresh = None;
+            if policy.rotate_refresh_tokens {
+                let successor = self.mint(TokenType::Refresh, user_id, &row.sid, None, now)?;
+                events.push(NewEvent::rotated(row.token_ref(), now));
+                if policy.blacklist_after_rotation {
+                    events.push(NewEvent::blacklisted(
+                        row.token_ref(),
+                        Reason::Rotation,
+                        now,
+                    ));
+                }
+                events.push(NewEvent::issued(
+                    successor.token,
+                    Some(row.jti.clone()),
+                    now,
+                ));
+                refresh = Some(successor.encoded);
+            }
+            events.push(NewEvent::issued(access.token, Some(row.jti.clone()), now));
+            Ok::<_, AuthError>(Decision::new(
+                events,
+                Ok(Refreshed {
+                    access: access.encoded,
+                    refresh,
+                }),
+            ))
+        })?
+    }
+
+    /// Logout: blacklists the refresh token and, by default, the bearer tokens of its session.
+    pub fn blacklist(&self, token: &str) -> Result<(), AuthError> {
+        let presented = self.decode(token, Some(TokenType::Refresh))?;
+        let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
+        let revoke_session = self.inner.policy.revoke_access_on_logout;
+        let now = time::now();
+        self.ledger().write(|conn| {
+            let (row, mut events) = known_or_adopted(conn, &presented, user_id, now)?;
+            if row.is_blacklisted() {
+                return Ok(Decision::new(events, Err(TokenError::Blacklisted.into())));
+            }
+            events.push(NewEvent::blacklisted(row.token_ref(), Reason::Logout, now));
+            if revoke_session {
+                let bearers = view::outstanding_of_session(conn, &row.sid)?;
+                events.extend(
+                    bearers
+                        .iter()
+                        .filter(|token| token.token_type.is_bearer())
+                        .map(|token| NewEvent::blacklisted(token.token_ref(), Reason::Logout, now)),
+                );
+            }
+            Ok::<_, AuthError>(Decision::new(events, Ok(())))
+        })?
+    }
+
+    /// Any token type; a blacklisted token is a validation error (400), as in the reference.
+    pub fn verify(&self, token: &str) -> Result<(), AuthError> {
+        let presented = self.decode(token, None)?;
+        if !self.inner.policy.blacklist_after_rotation {
+            return Ok(());
+        }
+        let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
+        match view::find(&mut conn, &presented.jti)? {
+            Some(row) if row.is_blacklisted() => Err(AuthError::VerifyBlacklisted),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new sliding token with the same jti and `refresh_exp`, and a fresh `exp`/`iat`.
+    pub fn refresh_sliding(&self, token: &str) -> Result<String, AuthError> {
+        let presented = self.decode(token, Some(TokenType::Sliding))?;
+        let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
+        let now = time::now();
+        let row = self.ledger().write(|conn| {
+            let (row, events) = known_or_adopted(conn, &presented, user_id, now)?;
+            Ok::<_, AuthError>(Decision::new(events, row))
+        })?;
+        if row.is_blacklisted() {
+            return Err(TokenError::Blacklisted.into());
+        }
+        let refresh_exp = match presented.payload.get("refresh_exp") {
+            None => return Err(TokenError::MissingClaim("refresh_exp").into()),
+            Some(_) => presented
+                .numeric("refresh_exp")
+                .ok_or(TokenError::Invalid)?,
+        };
+        if refresh_exp <= time::to_unix(now) {
+            return Err(TokenError::ClaimExpired("refresh_exp").into());
+        }
+        let renewed = self.claims(
+            TokenType::Sliding,
+            user_id,
+            &row.sid,
+            Some(refresh_exp),
+            now,
+            row.jti,
+        );
+        self.inner.keys.sign(&renewed)
+    }
+
+    fn authenticate(&self, login: &str, password: &str) -> Result<User, AuthError> {
+        let policy = &self.inner.policy;
+        let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
+        users::authenticate(
+            &mut conn,
+            policy.username_field,
+            login,
+            password,
+            policy.update_last_login,
+        )?
+        .ok_or(AuthError::NoActiveAccount)
+    }
+
+    fn claims(
+        &self,
+        token_type: TokenType,
+        user_id: i64,
+        sid: &str,
+        refresh_exp: Option<i64>,
+        now: NaiveDateTime,
+        jti: String,
+    ) -> Claims {
+        let policy = &self.inner.policy;
+        let iat = time::to_unix(now);
+        Claims {
+            token_type,
+            exp: iat + policy.lifetime(token_type),
+            iat,
+            jti,
+            user_id: user_id.to_string(),
+            sid: sid.to_owned(),
+            refresh_exp,
+            iss: policy.issuer.clone(),
+            aud: policy.audience.clone(),
+        }
+    }
+
+    fn mint(
+        &self,
+        token_type: TokenType,
+        user_id: i64,
+        sid: &str,
+        refresh_exp: Option<i64>,
+        now: NaiveDateTime,
+    ) -> Result<Minted, AuthError> {
+        let refresh_exp = match token_type {
+            TokenType::Sliding => refresh_exp.or(Some(
+                time::to_unix(now) + self.inner.policy.sliding_refresh_lifetime,
+            )),
+            _ => refresh_exp,
+        };
+        let claims = self.claims(token_type, user_id, sid, refresh_exp, now, new_id());
+        let encoded = self.inner.keys.sign(&claims)?;
+        // A sliding token is usable until its `refresh_exp`, not just its first `exp`.
+        let ends = claims.exp.max(claims.refresh_exp.unwrap_or(claims.exp));
+        let token = TokenRef {
+            jti: claims.jti,
+            token_type,
+            user_id,
+            sid: claims.sid,
+            expires_at: time::from_unix(ends).unwrap_or(now),
+        };
+        Ok(Minted { encoded, token })
+    }
+}
+
+/// The view row of a token we signed. A valid token the view does not know (the database
+/// was restored from a backup, or it came from an imported deployment) is adopted: an
+/// `issued` event records it, as the reference's blacklist app records unknown tokens.
+fn known_or_adopted(
+    conn: &mut DbConn,
+    presented: &Verified,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<(TokenRow, Vec<NewEvent>), StoreError> {
+    if let Some(row) = view::find(conn, &presented.jti)? {
+        return Ok((row, Vec::new()));
+    }
+    let ends = presented
+        .exp
+        .max(presented.numeric("refresh_exp").unwrap_or(presented.exp));
+    let token = TokenRef {
+        jti: presented.jti.clone(),
+        token_type: presented.token_type,
+        user_id,
+        sid: presented.sid().map_or_else(new_id, str::to_owned),
+        expires_at: time::from_unix(ends).unwrap_or(now),
+    };
+    let adopted = NewEvent::issued(token, None, now).by(Some("adopted".into()));
+    let row = adopted.clone().with_seq(0);
+    let row = crate::ledger::fold::fold(None, &row).ok_or(StoreError::Conflict)?;
+    Ok((row, vec![adopted]))
+}
+
+/// A rotated refresh token came back: someone holds a copy. Revoke its whole session.
+fn revoke_session_for_reuse(
+    conn: &mut DbConn,
+    presented: &TokenRow,
+    now: NaiveDateTime,
+) -> Result<Vec<NewEvent>, StoreError> {
+    let mut events = vec![NewEvent::reuse_detected(presented.token_ref(), now)];
+    events.extend(
+        view::outstanding_of_session(conn, &presented.sid)?
+            .iter()
+            .map(|token| NewEvent::blacklisted(token.token_ref(), Reason::ReuseDetected, now)),
+    );
+    Ok(events)
+}

@@ -1,0 +1,200 @@
+//! Users: the account table, password checks, and the account changes that also revoke tokens.
+
+pub mod password;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::config::UsernameField;
+use crate::db::schema::users;
+use crate::db::{DbConn, StoreError};
+use crate::ledger::{Decision, Ledger, NewEvent, Reason, view};
+use crate::time;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub date_joined: NaiveDateTime,
+    pub last_login: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("user {0:?} already exists")]
+    Taken(String),
+    #[error("no user named {0:?}")]
+    NotFound(String),
+    #[error("the username may not be blank")]
+    BlankUsername,
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for UserError {
+    fn from(err: diesel::result::Error) -> Self {
+        UserError::Store(StoreError::Query(err))
+    }
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub password: &'a str,
+    pub is_staff: bool,
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn find_for_login(
+    conn: &mut DbConn,
+    field: UsernameField,
+    login: &str,
+) -> Result<Option<User>, StoreError> {
+    match field {
+        UsernameField::Username => find_by_username(conn, login),
+        UsernameField::Email => Ok(users::table
+            .filter(users::email.eq(login))
+            .order(users::id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()?),
+    }
+}
+
+pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(users::table.count().get_result(conn)?)
+}
+
+/// Creates a user; the password is hashed before the database is touched.
+pub fn create(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, UserError> {
+    if new.username.trim().is_empty() {
+        return Err(UserError::BlankUsername);
+    }
+    let password_hash = password::hash(new.password)?;
+    conn.immediate_transaction(|conn| {
+        if find_by_username(conn, new.username)?.is_some() {
+            return Err(UserError::Taken(new.username.to_owned()));
+        }
+        diesel::insert_into(users::table)
+            .values((
+                users::username.eq(new.username),
+                users::email.eq(new.email),
+                users::password_hash.eq(&password_hash),
+                users::is_active.eq(true),
+                users::is_staff.eq(new.is_staff),
+                users::date_joined.eq(time::now()),
+            ))
+            .execute(conn)?;
+        find_by_username(conn, new.username)?
+            .ok_or_else(|| UserError::NotFound(new.username.to_owned()))
+    })
+}
+
+/// The active user these credentials belong to, or `None` (unknown user, wrong password or
+/// inactive account alike: the caller must not tell them apart).
+pub fn authenticate(
+    conn: &mut DbConn,
+    field: UsernameField,
+    login: &str,
+    password: &str,
+    update_last_login: bool,
+) -> Result<Option<User>, StoreError> {
+    let Some(user) = find_for_login(conn, field, login)? else {
+        password::verify_against_dummy(password);
+        return Ok(None);
+    };
+    if !password::verify(&user.password_hash, password) || !user.is_active {
+        return Ok(None);
+    }
+    if update_last_login {
+        diesel::update(users::table.find(user.id))
+            .set(users::last_login.eq(time::now()))
+            .execute(conn)?;
+    }
+    Ok(Some(user))
+}
+
+/// The events that blacklist every outstanding token of `user_id`.
+pub fn revoke_all_events(
+    conn: &mut DbConn,
+    user_id: i64,
+    reason: Reason,
+    actor: Option<&str>,
+) -> Result<Vec<NewEvent>, StoreError> {
+    let at = time::now();
+    Ok(view::outstanding_of_user(conn, user_id)?
+        .iter()
+        .map(|row| NewEvent::blacklisted(row.token_ref(), reason, at).by(actor.map(str::to_owned)))
+        .collect())
+}
+
+/// Changes the password and revokes every token of the user in the same transaction;
+/// returns how many tokens were revoked.
+pub fn set_password(
+    ledger: &Ledger,
+    username: &str,
+    password: &str,
+    actor: Option<&str>,
+) -> Result<usize, UserError> {
+    let password_hash = password::hash(password)?;
+    ledger.write(|conn| {
+        let user = existing(conn, username)?;
+        diesel::update(users::table.find(user.id))
+            .set(users::password_hash.eq(&password_hash))
+            .execute(conn)?;
+        let events = revoke_all_events(conn, user.id, Reason::PasswordChanged, actor)?;
+        let revoked = events.len();
+        Ok(Decision::new(events, revoked))
+    })
+}
+
+/// Activates or deactivates; deactivation revokes every token of the user in the same
+/// transaction. Returns how many tokens were revoked.
+pub fn set_active(
+    ledger: &Ledger,
+    username: &str,
+    active: bool,
+    actor: Option<&str>,
+) -> Result<usize, UserError> {
+    ledger.write(|conn| {
+        let user = existing(conn, username)?;
+        diesel::update(users::table.find(user.id))
+            .set(users::is_active.eq(active))
+            .execute(conn)?;
+        let events = if active {
+            Vec::new()
+        } else {
+            revoke_all_events(conn, user.id, Reason::UserDeactivated, actor)?
+        };
+        let revoked = events.len();
+        Ok(Decision::new(events, revoked))
+    })
+}
+
+fn existing(conn: &mut DbConn, username: &str) -> Result<User, UserError> {
+    find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.to_owned()))
+}
