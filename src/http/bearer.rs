@@ -1,0 +1,82 @@
+//! `Authorization: Bearer <token>` authentication for protected endpoints. The token check
+//! and its revocation are answered from memory; only the user is read from the database.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::error::{ApiError, BearerError};
+use super::state::AppState;
+use crate::tokens::claims::Verified;
+use crate::users::{self, User};
+
+/// The active user a valid, unrevoked bearer token belongs to.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub user: User,
+    pub token: Verified,
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let raw = raw_token(req, &state.header_types).map_err(ApiError::Bearer)?;
+    let token = state
+        .tokens
+        .verify_bearer(&raw)
+        .map_err(|f| ApiError::Bearer(BearerError::Invalid(f)))?;
+    if !token.has_user_id() {
+        return Err(ApiError::Bearer(BearerError::NoUserClaim));
+    }
+    let user_id = token
+        .user_id()
+        .ok_or(ApiError::Bearer(BearerError::UserNotFound))?;
+    let pool = state.tokens.ledger().pool().clone();
+    let user = web::block(move || {
+        let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
+        users::find(&mut conn, user_id)
+    })
+    .await??
+    .ok_or(ApiError::Bearer(BearerError::UserNotFound))?;
+    if !user.is_active {
+        return Err(ApiError::Bearer(BearerError::UserInactive));
+    }
+    Ok(Authenticated { user, token })
+}
+
+/// The reference's header rules: no header, or another scheme, is "not provided"; the scheme
+/// with anything but exactly one token after it is a bad header.
+fn raw_token(req: &HttpRequest, header_types: &[String]) -> Result<String, BearerError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(BearerError::NotProvided);
+    };
+    let value = String::from_utf8_lossy(value.as_bytes());
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let Some(scheme) = parts.first() else {
+        return Err(BearerError::NotProvided);
+    };
+    if !header_types
+        .iter()
+        .any(|accepted| accepted.eq_ignore_ascii_case(scheme))
+    {
+        return Err(BearerError::NotProvided);
+    }
+    match parts.as_slice() {
+        [_, token] => Ok((*token).to_owned()),
+        _ => Err(BearerError::BadHeader),
+    }
+}

@@ -1,0 +1,149 @@
+//! The one mapping from every layer's errors to the wire contract's status codes and bodies.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+use crate::db::StoreError;
+use crate::tokens::{AuthError, BearerFailure};
+
+/// Field name -> messages, in the order the fields were declared (DRF's validation body).
+pub type FieldErrors = Map<String, Value>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("bearer authentication failed: {0:?}")]
+    Bearer(BearerError),
+    #[error("invalid fields")]
+    Fields(FieldErrors),
+    #[error("JSON parse error - {0}")]
+    JsonParse(String),
+    #[error("Unsupported media type \"{0}\" in request.")]
+    UnsupportedMediaType(String),
+    #[error("Request body too large.")]
+    BodyTooLarge,
+    #[error("Method \"{0}\" not allowed.")]
+    MethodNotAllowed(String),
+    #[error("Not found.")]
+    NotFound,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why `Authorization: Bearer …` did not identify an active user (contract section 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerError {
+    NotProvided,
+    BadHeader,
+    Invalid(Vec<BearerFailure>),
+    NoUserClaim,
+    UserNotFound,
+    UserInactive,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::Auth(AuthError::Store(err))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+fn detail(message: impl ToString) -> Value {
+    json!({"detail": message.to_string()})
+}
+
+fn detail_code(message: impl ToString, code: &str) -> Value {
+    json!({"detail": message.to_string(), "code": code})
+}
+
+const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
+const INTERNAL: &str = "A server error occurred.";
+
+impl ApiError {
+    fn status_and_body(&self) -> (StatusCode, Value) {
+        use StatusCode as S;
+        match self {
+            ApiError::Auth(err) => match err {
+                AuthError::Token(token) => (S::UNAUTHORIZED, detail_code(token, "token_not_valid")),
+                AuthError::NoActiveAccount | AuthError::NoActiveAccountForToken => {
+                    (S::UNAUTHORIZED, detail(err))
+                }
+                AuthError::VerifyBlacklisted => (
+                    S::BAD_REQUEST,
+                    json!({"non_field_errors": [err.to_string()]}),
+                ),
+                AuthError::Store(StoreError::Unavailable(_) | StoreError::Conflict) => {
+                    (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE))
+                }
+                AuthError::Store(_) | AuthError::Signing(_) => {
+                    (S::INTERNAL_SERVER_ERROR, detail(INTERNAL))
+                }
+            },
+            ApiError::Bearer(err) => (S::UNAUTHORIZED, bearer_body(err)),
+            ApiError::Fields(fields) => (S::BAD_REQUEST, Value::Object(fields.clone())),
+            ApiError::JsonParse(_) => (S::BAD_REQUEST, detail(self)),
+            ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, detail(self)),
+            ApiError::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, detail(self)),
+            ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, detail(self)),
+            ApiError::NotFound => (S::NOT_FOUND, detail(self)),
+            ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
+        }
+    }
+}
+
+fn bearer_body(err: &BearerError) -> Value {
+    match err {
+        BearerError::NotProvided => detail("Authentication credentials were not provided."),
+        BearerError::BadHeader => detail_code(
+            "Authorization header must contain two space-delimited values",
+            "bad_authorization_header",
+        ),
+        BearerError::Invalid(failures) => json!({
+            "detail": "Given token not valid for any token type",
+            "code": "token_not_valid",
+            "messages": failures.iter().map(|failure| json!({
+                "token_class": token_class(failure),
+                "token_type": failure.token_type.as_str(),
+                "message": failure.error.to_string(),
+            })).collect::<Vec<_>>(),
+        }),
+        BearerError::NoUserClaim => detail_code(
+            "Token contained no recognizable user identification",
+            "token_not_valid",
+        ),
+        BearerError::UserNotFound => detail_code("User not found", "user_not_found"),
+        BearerError::UserInactive => detail_code("User is inactive", "user_inactive"),
+    }
+}
+
+fn token_class(failure: &BearerFailure) -> &'static str {
+    match failure.token_type {
+        crate::ledger::TokenType::Access => "AccessToken",
+        crate::ledger::TokenType::Sliding => "SlidingToken",
+        crate::ledger::TokenType::Refresh => "RefreshToken",
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_body().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, body) = self.status_and_body();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        HttpResponse::build(status).json(body)
+    }
+}

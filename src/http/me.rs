@@ -1,0 +1,25 @@
+//! Endpoints of the authenticated user (contract section 5).
+
+use actix_web::HttpResponse;
+
+use super::bearer::Authenticated;
+use super::error::ApiError;
+use super::schemas::{BearerErrorBody, Me};
+
+#[utoipa::path(
+    get, path = "/api/me/", tag = "me",
+    summary = "The user the access token belongs to",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = Me),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+    )
+)]
+pub async fn me(auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let user = auth.user;
+    Ok(HttpResponse::Ok().json(Me {
+        id: user.id,
+        username: user.username,
+        is_staff: user.is_staff,
+    }))
+}

@@ -1,0 +1,107 @@
+//! Request and response bodies, as the OpenAPI document describes them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "password": "correct horse battery staple"}))]
+pub struct TokenObtainRequest {
+    /// The login field (`TOKENLEDGER_USERNAME_FIELD`: `username` or `email`).
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    pub refresh: String,
+    pub access: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefreshResponse {
+    pub access: String,
+    /// Present when `TOKENLEDGER_ROTATE_REFRESH_TOKENS` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlidingToken {
+    pub token: String,
+}
+
+/// `{}`
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Empty {}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Detail {
+    pub detail: String,
+}
+
+/// A refused token: `code` is `token_not_valid`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"detail": "Token is blacklisted", "code": "token_not_valid"}))]
+pub struct TokenErrorBody {
+    pub detail: String,
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenMessage {
+    pub token_class: String,
+    pub token_type: String,
+    pub message: String,
+}
+
+/// A refused bearer authentication (contract section 5).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "detail": "Given token not valid for any token type", "code": "token_not_valid",
+    "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is expired"}]
+}))]
+pub struct BearerErrorBody {
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<TokenMessage>>,
+}
+
+/// Field name -> messages (`non_field_errors` for the body as a whole).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"password": ["This field is required."]}))]
+pub struct ValidationErrors(pub BTreeMap<String, Vec<String>>);
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub is_staff: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Ready {
+    pub status: String,
+    /// The newest ledger seq this instance has applied to its in-memory revocations.
+    pub applied_seq: i64,
+    /// The newest seq in the database's ledger.
+    pub ledger_seq: i64,
+}

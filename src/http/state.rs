@@ -1,0 +1,30 @@
+use actix_web::http::header::HeaderValue;
+
+use crate::tokens::TokenService;
+
+/// What every handler shares.
+pub struct AppState {
+    pub tokens: TokenService,
+    pub max_body: usize,
+    /// Schemes accepted in `Authorization`, lower-cased (matched case-insensitively).
+    pub header_types: Vec<String>,
+    /// `WWW-Authenticate` on every 401: `<first scheme> realm="api"`, as the reference.
+    pub www_authenticate: HeaderValue,
+}
+
+impl AppState {
+    pub fn new(tokens: TokenService, max_body: usize, header_types: &[String]) -> Self {
+        let first = header_types.first().map_or("Bearer", String::as_str);
+        let www_authenticate = HeaderValue::from_str(&format!("{first} realm=\"api\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
+        Self {
+            tokens,
+            max_body,
+            header_types: header_types
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
+            www_authenticate,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The reference-compatible token endpoints (contract section 4).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::body;
+use super::error::ApiError;
+use super::schemas::{
+    Detail, Empty, RefreshRequest, RefreshResponse, SlidingToken, TokenErrorBody,
+    TokenObtainRequest, TokenPair, TokenRequest, ValidationErrors,
+};
+use super::state::AppState;
+
+#[utoipa::path(
+    post, path = "/api/token/", tag = "tokens",
+    summary = "Log in: obtain a refresh and an access token",
+    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A new session's token pair", body = TokenPair),
+        (status = 400, description = "Missing or blank fields, or malformed JSON", body = ValidationErrors),
+        (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 413, description = "Request body too large", body = Detail),
+        (status = 415, description = "Unsupported media type", body = Detail),
+    )
+)]
+pub async fn obtain_pair(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let login_field = state.tokens.policy().username_field.as_str();
+    let [login, password] = fields.strings([login_field, "password"])?;
+    let tokens = state.tokens.clone();
+    let pair = web::block(move || tokens.obtain_pair(&login, &password)).await??;
+    Ok(HttpResponse::Ok().json(TokenPair {
+        refresh: pair.refresh,
+        access: pair.access,
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/api/token/refresh/", tag = "tokens",
+    summary = "Refresh: a new access token, and a rotated refresh token",
+    description = "With rotation on, the presented refresh token is blacklisted and a new one \
+        returned. Presenting an already rotated token is reuse: the whole session is revoked.",
+    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, body = RefreshResponse),
+        (status = 400, body = ValidationErrors),
+        (status = 401, description = "Token invalid, expired, blacklisted or of the wrong type; or no active account for it", body = TokenErrorBody),
+    )
+)]
+pub async fn refresh(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let [token] = fields.strings(["refresh"])?;
+    let tokens = state.tokens.clone();
+    let refreshed = web::block(move || tokens.refresh(&token)).await??;
+    Ok(HttpResponse::Ok().json(RefreshResponse {
+        access: refreshed.access,
+        refresh: refreshed.refresh,
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/api/token/verify/", tag = "tokens",
+    summary = "Verify a token of any type",
+    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, body = Empty),
+        (status = 400, description = "Missing field, or the token is blacklisted (`non_field_errors`)", body = ValidationErrors),
+        (status = 401, body = TokenErrorBody),
+    )
+)]
+pub async fn verify(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let [token] = fields.strings(["token"])?;
+    let tokens = state.tokens.clone();
+    web::block(move || tokens.verify(&token)).await??;
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
+
+#[utoipa::path(
+    post, path = "/api/token/blacklist/", tag = "tokens",
+    summary = "Log out: blacklist a refresh token (and its session's access tokens)",
+    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, body = Empty),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = TokenErrorBody),
+    )
+)]
+pub async fn blacklist(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let [token] = fields.strings(["refresh"])?;
+    let tokens = state.tokens.clone();
+    web::block(move || tokens.blacklist(&token)).await??;
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
+
+#[utoipa::path(
+    post, path = "/api/token/sliding/", tag = "tokens",
+    summary = "Log in: obtain a sliding token",
+    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, body = SlidingToken),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = Detail),
+    )
+)]
+pub async fn obtain_sliding(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let login_field = state.tokens.policy().username_field.as_str();
+    let [login, password] = fields.strings([login_field, "password"])?;
+    let tokens = state.tokens.clone();
+    let token = web::block(move || tokens.obtain_sliding(&login, &password)).await??;
+    Ok(HttpResponse::Ok().json(SlidingToken { token }))
+}
+
+#[utoipa::path(
+    post, path = "/api/token/sliding/refresh/", tag = "tokens",
+    summary = "Refresh a sliding token: same jti and refresh_exp, new exp",
+    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, body = SlidingToken),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = TokenErrorBody),
+    )
+)]
+pub async fn refresh_sliding(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let [token] = fields.strings(["token"])?;
+    let tokens = state.tokens.clone();
+    let token = web::block(move || tokens.refresh_sliding(&token)).await??;
+    Ok(HttpResponse::Ok().json(SlidingToken { token }))
+}

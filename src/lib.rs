@@ -1,0 +1,14 @@
+//! tokenledger: a SimpleJWT-compatible JWT service whose token state is folded from an
+//! append-only ledger. Data flows one way: `http` -> `tokens`/`users` -> `ledger` -> `db`.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod ledger;
+pub mod openapi;
+pub mod startup;
+pub mod telemetry;
+pub mod time;
+pub mod tokens;
+pub mod users;

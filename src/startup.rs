@@ -1,0 +1,199 @@
+//! Wiring: open the database, load the key, build the services, and serve HTTP.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use rand::RngCore;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{ConfigError, Secret, Settings};
+use crate::db::{self, StoreError};
+use crate::http::{self, AppState};
+use crate::ledger::{Ledger, follower};
+use crate::openapi::ApiDoc;
+use crate::tokens::keys::KeyError;
+use crate::tokens::{TokenKeys, TokenPolicy, TokenService};
+use crate::users::{self, NewUser, UserError};
+
+/// How often an instance reads revocations other writers appended to the ledger.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing key: {0}")]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The database opened and migrated, and the token service over it.
+pub fn open_services(settings: &Settings) -> Result<TokenService, StartupError> {
+    let pool = db::connect(&settings.database_url)?;
+    let key = signing_key(settings, &pool)?;
+    let keys = TokenKeys::new(settings.algorithm, &key)?;
+    let ledger = Ledger::open(pool)?;
+    Ok(TokenService::new(
+        keys,
+        TokenPolicy::from_settings(settings)?,
+        ledger,
+    ))
+}
+
+/// The configured key, or the one generated once and kept in the database, so that every
+/// instance on it (and every restart) signs with the same key.
+fn signing_key(settings: &Settings, pool: &db::DbPool) -> Result<Secret, StartupError> {
+    if let Some(key) = settings.configured_signing_key()? {
+        return Ok(key);
+    }
+    let (key, generated) = db::secrets::get_or_create(
+        &mut *pool.get().map_err(StoreError::from)?,
+        "signing_key",
+        || {
+            let mut bytes = [0u8; 64];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        },
+    )?;
+    if generated {
+        tracing::warn!(
+            "no TOKENLEDGER_SIGNING_KEY set: generated a signing key and stored it in the database; \
+             set TOKENLEDGER_SIGNING_KEY to manage it yourself"
+        );
+    }
+    Ok(Secret::new(key))
+}
+
+/// With no users at all, creates the bootstrap staff user (contract section 2).
+pub fn bootstrap_admin(tokens: &TokenService, settings: &Settings) -> Result<(), StartupError> {
+    let mut conn = tokens.ledger().pool().get().map_err(StoreError::from)?;
+    if users::count(&mut conn)? > 0 {
+        return Ok(());
+    }
+    let (username, password, generated) = match &settings.bootstrap_admin {
+        Some(pair) => match pair.expose().split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                (user.to_owned(), password.to_owned(), false)
+            }
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "bootstrap_admin must be USERNAME:PASSWORD".into(),
+                )
+                .into());
+            }
+        },
+        None => {
+            let mut bytes = [0u8; 18];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            ("admin".to_owned(), hex::encode(bytes), true)
+        }
+    };
+    let user = users::create(
+        &mut conn,
+        NewUser {
+            username: &username,
+            email: None,
+            password: &password,
+            is_staff: true,
+        },
+    )?;
+    tracing::info!(user_id = user.id, username = %user.username, "created the bootstrap staff user");
+    if generated {
+        // Shown once, on the terminal only: never through the log pipeline.
+        eprintln!(
+            "Created staff user \"admin\" with password: {password}\n\
+             It is not shown again; change it with `tokenledger user set-password admin`."
+        );
+    }
+    Ok(())
+}
+
+/// A running HTTP server and the follower thread that keeps its revocations current.
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+    stop_follower: Arc<AtomicBool>,
+}
+
+impl Application {
+    /// Opens everything, binds the listener (port 0 picks a free port) and starts serving.
+    /// Must be called inside an async runtime; await [`Application::run_until_stopped`].
+    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        let tokens = open_services(&settings)?;
+        bootstrap_admin(&tokens, &settings)?;
+        Self::serve(settings, tokens)
+    }
+
+    pub fn serve(settings: Settings, tokens: TokenService) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+            address: settings.bind.clone(),
+            source,
+        })?;
+        let address = listener.local_addr()?;
+        let stop_follower = Arc::new(AtomicBool::new(false));
+        follower::spawn(
+            tokens.ledger().clone(),
+            FOLLOW_INTERVAL,
+            stop_follower.clone(),
+        )?;
+
+        let state = web::Data::new(AppState::new(
+            tokens,
+            settings.max_body,
+            &settings.auth_header_types,
+        ));
+        let openapi = ApiDoc::openapi();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap_fn(http::add_challenge)
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(http::configure)
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .url("/api-docs/openapi.json", openapi.clone()),
+                )
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        tracing::info!("listening on http://{address}");
+        Ok(Self {
+            server,
+            address,
+            stop_follower,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.stop_follower.store(true, Ordering::Relaxed);
+        result
+    }
+}
