@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
 use rand::RngCore;
 use tracing_actix_web::TracingLogger;
@@ -162,6 +163,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(http::add_challenge)
+                // `//api/token/` reaches `/api/token/`, as in the reference; no slash is added.
+                .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .configure(http::configure)

@@ -35,12 +35,15 @@ pub async fn read(
         }
         body.extend_from_slice(&chunk);
     }
-    parse(req.headers().get(header::CONTENT_TYPE), &body)
+    parse(req.headers().get(header::CONTENT_TYPE), &body).await
 }
 
 /// An empty body is a body with every field missing, whatever its content type. A body
 /// without a content type is `text/plain`, as WSGI servers (and so the reference) see it.
-fn parse(content_type: Option<&header::HeaderValue>, body: &[u8]) -> Result<Fields, ApiError> {
+async fn parse(
+    content_type: Option<&header::HeaderValue>,
+    body: &[u8],
+) -> Result<Fields, ApiError> {
     if body.is_empty() {
         return Ok(Fields::default());
     }
@@ -71,7 +74,40 @@ fn parse(content_type: Option<&header::HeaderValue>, body: &[u8]) -> Result<Fiel
                     .collect(),
             ))
         }
+        "multipart/form-data" => multipart(&full, body).await,
         _ => Err(ApiError::UnsupportedMediaType(full)),
+    }
+}
+
+/// `multipart/form-data` as Django reads it: each part's `name` is a field, the last of a
+/// repeated name wins; a file part (with a `filename`) is never a string.
+async fn multipart(content_type: &str, body: &[u8]) -> Result<Fields, ApiError> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| ApiError::MultipartParse("Invalid boundary in multipart: None".into()))?;
+    let body = web::Bytes::copy_from_slice(body);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let mut fields = Map::new();
+    loop {
+        let part = match parts.next_field().await {
+            Ok(Some(part)) => part,
+            Ok(None) => return Ok(Fields(fields)),
+            Err(err) => return Err(ApiError::MultipartParse(err.to_string())),
+        };
+        let Some(name) = part.name().map(str::to_owned) else {
+            continue;
+        };
+        let is_file = part.file_name().is_some();
+        let content = part
+            .bytes()
+            .await
+            .map_err(|err| ApiError::MultipartParse(err.to_string()))?;
+        let value = if is_file {
+            Value::Object(Map::new())
+        } else {
+            Value::String(String::from_utf8_lossy(&content).into_owned())
+        };
+        fields.insert(name, value);
     }
 }
 

@@ -20,6 +20,8 @@ pub enum ApiError {
     Fields(FieldErrors),
     #[error("JSON parse error - {0}")]
     JsonParse(String),
+    #[error("Multipart form parse error - {0}")]
+    MultipartParse(String),
     #[error("Unsupported media type \"{0}\" in request.")]
     UnsupportedMediaType(String),
     #[error("Request body too large.")]
@@ -90,7 +92,7 @@ impl ApiError {
             },
             ApiError::Bearer(err) => (S::UNAUTHORIZED, bearer_body(err)),
             ApiError::Fields(fields) => (S::BAD_REQUEST, Value::Object(fields.clone())),
-            ApiError::JsonParse(_) => (S::BAD_REQUEST, detail(self)),
+            ApiError::JsonParse(_) | ApiError::MultipartParse(_) => (S::BAD_REQUEST, detail(self)),
             ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, detail(self)),
             ApiError::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, detail(self)),
             ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, detail(self)),

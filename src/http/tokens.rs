@@ -13,7 +13,7 @@ use super::state::AppState;
 #[utoipa::path(
     post, path = "/api/token/", tag = "tokens",
     summary = "Log in: obtain a refresh and an access token",
-    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
     responses(
         (status = 200, description = "A new session's token pair", body = TokenPair),
         (status = 400, description = "Missing or blank fields, or malformed JSON", body = ValidationErrors),
@@ -43,7 +43,7 @@ pub async fn obtain_pair(
     summary = "Refresh: a new access token, and a rotated refresh token",
     description = "With rotation on, the presented refresh token is blacklisted and a new one \
         returned. Presenting an already rotated token is reuse: the whole session is revoked.",
-    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
     responses(
         (status = 200, body = RefreshResponse),
         (status = 400, body = ValidationErrors),
@@ -68,7 +68,7 @@ pub async fn refresh(
 #[utoipa::path(
     post, path = "/api/token/verify/", tag = "tokens",
     summary = "Verify a token of any type",
-    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "multipart/form-data"))),
     responses(
         (status = 200, body = Empty),
         (status = 400, description = "Missing field, or the token is blacklisted (`non_field_errors`)", body = ValidationErrors),
@@ -90,7 +90,7 @@ pub async fn verify(
 #[utoipa::path(
     post, path = "/api/token/blacklist/", tag = "tokens",
     summary = "Log out: blacklist a refresh token (and its session's access tokens)",
-    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
     responses(
         (status = 200, body = Empty),
         (status = 400, body = ValidationErrors),
@@ -112,7 +112,7 @@ pub async fn blacklist(
 #[utoipa::path(
     post, path = "/api/token/sliding/", tag = "tokens",
     summary = "Log in: obtain a sliding token",
-    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
     responses(
         (status = 200, body = SlidingToken),
         (status = 400, body = ValidationErrors),
@@ -135,7 +135,7 @@ pub async fn obtain_sliding(
 #[utoipa::path(
     post, path = "/api/token/sliding/refresh/", tag = "tokens",
     summary = "Refresh a sliding token: same jti and refresh_exp, new exp",
-    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "multipart/form-data"))),
     responses(
         (status = 200, body = SlidingToken),
         (status = 400, body = ValidationErrors),
