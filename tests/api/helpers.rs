@@ -1,0 +1,209 @@
+//! Test harness: every test gets its own server on port 0 with its own SQLite file.
+
+use std::process::{Command, Output};
+
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokenledger::config::{Secret, Settings};
+use tokenledger::startup::Application;
+use tokenledger::users::{self, NewUser};
+
+pub const SIGNING_KEY: &str = "integration-test-signing-key";
+pub const ADMIN: (&str, &str) = ("admin", "admin-password");
+pub const ALICE: (&str, &str) = ("alice", "correct horse battery staple");
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub settings: Settings,
+    /// Keeps the database file alive for the test's duration.
+    pub dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings {
+        database_url: format!("sqlite://{}", dir.path().join("tokenledger.db").display()),
+        bind: "127.0.0.1:0".into(),
+        signing_key: Some(Secret::new(SIGNING_KEY)),
+        bootstrap_admin: Some(Secret::new(format!("{}:{}", ADMIN.0, ADMIN.1))),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    start(settings, dir)
+}
+
+fn start(settings: Settings, dir: TempDir) -> TestApp {
+    let app = Application::build(settings.clone()).expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: Client::new(),
+        settings,
+        dir,
+    }
+}
+
+impl TestApp {
+    /// A second server on the same database (a restart, or another instance).
+    pub fn restart(self) -> TestApp {
+        let TestApp { settings, dir, .. } = self;
+        start(settings, dir)
+    }
+
+    pub fn create_user(&self, username: &str, password: &str) -> i64 {
+        let pool = tokenledger::db::connect(&self.settings.database_url).expect("db");
+        let mut conn = pool.get().expect("connection");
+        users::create(
+            &mut conn,
+            NewUser {
+                username,
+                email: None,
+                password,
+                is_staff: false,
+            },
+        )
+        .expect("user created")
+        .id
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Vec<u8>>,
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).body(body.into());
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get_me(&self, authorization: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url("/api/me/"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn me_with(&self, access: &str) -> Response {
+        self.get_me(Some(&format!("Bearer {access}"))).await
+    }
+
+    /// Logs in and returns (refresh, access).
+    pub async fn login(&self, username: &str, password: &str) -> (String, String) {
+        let response = self
+            .post_json(
+                "/api/token/",
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login of {username}");
+        let body: Value = response.json().await.expect("json");
+        (
+            body["refresh"].as_str().unwrap().to_owned(),
+            body["access"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn refresh(&self, refresh: &str) -> Response {
+        self.post_json("/api/token/refresh/", json!({"refresh": refresh}))
+            .await
+    }
+
+    /// Runs the CLI against this app's database and configuration.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tokenledger"));
+        command
+            .args(args)
+            .env("TOKENLEDGER_DATABASE_URL", &self.settings.database_url)
+            .env("TOKENLEDGER_SIGNING_KEY", SIGNING_KEY)
+            .env("TOKENLEDGER_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("the CLI runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("the CLI finishes")
+    }
+
+    /// `tokenledger view check` passes.
+    pub fn assert_view_matches_ledger(&self) {
+        let output = self.cli(&["view", "check"], None);
+        assert!(
+            output.status.success(),
+            "view check failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// Signs arbitrary claims with the test key, to craft tokens the service did not issue.
+pub fn sign(claims: Value) -> String {
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SIGNING_KEY.as_bytes()),
+    )
+    .expect("signed")
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The payload of a JWT, without verifying it.
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json payload")
+}
+
+pub async fn body(response: Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+/// Asserts status and exact JSON body (key order included, as the reference's bytes).
+pub async fn assert_answer(response: Response, status: u16, expected: &str) {
+    let actual_status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!((actual_status, text.as_str()), (status, expected));
+}

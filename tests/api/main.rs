@@ -1,0 +1,13 @@
+//! One integration-test binary (one link, many modules): every test starts the real server
+//! on port 0 against its own SQLite database and talks HTTP to it.
+
+mod helpers;
+
+mod cli;
+mod ledger;
+mod me;
+mod openapi;
+mod requests;
+mod rotation;
+mod sliding;
+mod tokens;

@@ -1,0 +1,92 @@
+//! The OpenAPI document: served, complete, and equal to the committed openapi/openapi.json.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn the_committed_document_equals_tokenledger_openapi() {
+    let app = spawn_app().await;
+    let printed: Value = serde_json::from_slice(&app.cli(&["openapi"], None).stdout).expect("JSON");
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("committed"),
+    )
+    .expect("JSON");
+    assert!(
+        printed == committed,
+        "openapi/openapi.json is stale: run `tokenledger openapi > openapi/openapi.json`"
+    );
+    let served: Value = body(
+        app.client
+            .get(app.url("/api-docs/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(served, printed);
+}
+
+#[actix_web::test]
+async fn every_endpoint_is_documented_with_the_bearer_scheme() {
+    let app = spawn_app().await;
+    let doc: Value = body(
+        app.client
+            .get(app.url("/api-docs/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/token/",
+        "/api/token/refresh/",
+        "/api/token/verify/",
+        "/api/token/blacklist/",
+        "/api/token/sliding/",
+        "/api/token/sliding/refresh/",
+        "/api/me/",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["paths"]["/api/me/"]["get"]["security"][0]["bearerAuth"],
+        serde_json::json!([])
+    );
+    let login = &doc["paths"]["/api/token/"]["post"];
+    assert!(login["requestBody"]["content"]["application/json"].is_object());
+    assert!(login["responses"]["401"].is_object());
+}
+
+#[actix_web::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(app.url("/swagger-ui/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("swagger-ui"));
+    let init = app
+        .client
+        .get(app.url("/swagger-ui/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        init.text()
+            .await
+            .unwrap()
+            .contains("/api-docs/openapi.json")
+    );
+}
