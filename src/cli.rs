@@ -102,8 +102,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User { action } => user(settings, action),
         Command::FlushExpired => {
             let tokens = startup::open_services(&settings)?;
+            let cutoff = flush::cutoff(time::now(), settings.leeway);
             let flushed =
-                flush::flush_expired(tokens.ledger(), time::now(), flush::DEFAULT_BATCH, |_| {})?;
+                flush::flush_expired(tokens.ledger(), cutoff, flush::DEFAULT_BATCH, |_| {})?;
             println!("{flushed}");
             Ok(ExitCode::SUCCESS)
         }

@@ -8,6 +8,12 @@ use crate::db::StoreError;
 
 pub const DEFAULT_BATCH: i64 = 1_000;
 
+/// Tokens that ended before this instant may go. A token still accepted within the clock-skew
+/// leeway must stay: flushed, a blacklisted one would verify again and be adopted as live.
+pub fn cutoff(now: NaiveDateTime, leeway: std::time::Duration) -> NaiveDateTime {
+    now - chrono::Duration::from_std(leeway).unwrap_or(chrono::Duration::zero())
+}
+
 /// Flushes every token that ended at or before `now`; returns how many.
 pub fn flush_expired(
     ledger: &Ledger,

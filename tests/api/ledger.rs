@@ -179,3 +179,35 @@ async fn every_token_is_recorded_when_issued() {
         claims_of(&access)["exp"].as_i64().unwrap()
     );
 }
+
+#[actix_web::test]
+async fn flush_keeps_tokens_still_accepted_within_the_leeway() {
+    let app = spawn_app_with(|s| {
+        s.access_token_lifetime = Duration::from_secs(1);
+        s.leeway = Duration::from_secs(60);
+    })
+    .await;
+    app.create_user(ALICE.0, ALICE.1);
+    let (refresh, access) = app.login(ALICE.0, ALICE.1).await;
+    app.post_json("/api/token/blacklist/", json!({"refresh": refresh}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tokenledger"))
+        .arg("flush-expired")
+        .env("TOKENLEDGER_DATABASE_URL", &app.settings.database_url)
+        .env("TOKENLEDGER_SIGNING_KEY", SIGNING_KEY)
+        .env("TOKENLEDGER_LEEWAY", "60s")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "0");
+    let verify = app
+        .post_json("/api/token/verify/", json!({"token": access}))
+        .await;
+    assert_answer(
+        verify,
+        400,
+        r#"{"non_field_errors":["Token is blacklisted"]}"#,
+    )
+    .await;
+}
