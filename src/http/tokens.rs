@@ -1,6 +1,7 @@
 //! The reference-compatible token endpoints (contract section 4).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
 
 use super::body;
 use super::error::ApiError;
@@ -9,6 +10,27 @@ use super::schemas::{
     TokenObtainRequest, TokenPair, TokenRequest, ValidationErrors,
 };
 use super::state::AppState;
+use crate::tokens::{AuthError, TokenService};
+
+/// Every token endpoint: read the body, validate its string fields, run the token operation
+/// off the async workers, answer 200 with its JSON.
+async fn answer<const N: usize, T>(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    fields: [&str; N],
+    operation: impl FnOnce(TokenService, [String; N]) -> Result<T, AuthError> + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize + Send + 'static,
+{
+    let values = body::read(&req, payload, state.max_body)
+        .await?
+        .strings(fields)?;
+    let tokens = state.tokens.clone();
+    let answer = web::block(move || operation(tokens, values)).await??;
+    Ok(HttpResponse::Ok().json(answer))
+}
 
 #[utoipa::path(
     post, path = "/api/token/", tag = "tokens",
@@ -27,15 +49,21 @@ pub async fn obtain_pair(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::read(&req, payload, state.max_body).await?;
-    let login_field = state.tokens.policy().username_field.as_str();
-    let [login, password] = fields.strings([login_field, "password"])?;
-    let tokens = state.tokens.clone();
-    let pair = web::block(move || tokens.obtain_pair(&login, &password)).await??;
-    Ok(HttpResponse::Ok().json(TokenPair {
-        refresh: pair.refresh,
-        access: pair.access,
-    }))
+    let login = state.tokens.policy().username_field.as_str();
+    answer(
+        req,
+        payload,
+        state,
+        [login, "password"],
+        |tokens, [login, password]| {
+            let pair = tokens.obtain_pair(&login, &password)?;
+            Ok(TokenPair {
+                refresh: pair.refresh,
+                access: pair.access,
+            })
+        },
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -55,14 +83,14 @@ pub async fn refresh(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::read(&req, payload, state.max_body).await?;
-    let [token] = fields.strings(["refresh"])?;
-    let tokens = state.tokens.clone();
-    let refreshed = web::block(move || tokens.refresh(&token)).await??;
-    Ok(HttpResponse::Ok().json(RefreshResponse {
-        access: refreshed.access,
-        refresh: refreshed.refresh,
-    }))
+    answer(req, payload, state, ["refresh"], |tokens, [token]| {
+        let refreshed = tokens.refresh(&token)?;
+        Ok(RefreshResponse {
+            access: refreshed.access,
+            refresh: refreshed.refresh,
+        })
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -80,11 +108,11 @@ pub async fn verify(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::read(&req, payload, state.max_body).await?;
-    let [token] = fields.strings(["token"])?;
-    let tokens = state.tokens.clone();
-    web::block(move || tokens.verify(&token)).await??;
-    Ok(HttpResponse::Ok().json(Empty {}))
+    answer(req, payload, state, ["token"], |tokens, [token]| {
+        tokens.verify(&token)?;
+        Ok(Empty {})
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -102,11 +130,11 @@ pub async fn blacklist(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::read(&req, payload, state.max_body).await?;
-    let [token] = fields.strings(["refresh"])?;
-    let tokens = state.tokens.clone();
-    web::block(move || tokens.blacklist(&token)).await??;
-    Ok(HttpResponse::Ok().json(Empty {}))
+    answer(req, payload, state, ["refresh"], |tokens, [token]| {
+        tokens.blacklist(&token)?;
+        Ok(Empty {})
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -124,12 +152,19 @@ pub async fn obtain_sliding(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::read(&req, payload, state.max_body).await?;
-    let login_field = state.tokens.policy().username_field.as_str();
-    let [login, password] = fields.strings([login_field, "password"])?;
-    let tokens = state.tokens.clone();
-    let token = web::block(move || tokens.obtain_sliding(&login, &password)).await??;
-    Ok(HttpResponse::Ok().json(SlidingToken { token }))
+    let login = state.tokens.policy().username_field.as_str();
+    answer(
+        req,
+        payload,
+        state,
+        [login, "password"],
+        |tokens, [login, password]| {
+            Ok(SlidingToken {
+                token: tokens.obtain_sliding(&login, &password)?,
+            })
+        },
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -147,9 +182,10 @@ pub async fn refresh_sliding(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body::read(&req, payload, state.max_body).await?;
-    let [token] = fields.strings(["token"])?;
-    let tokens = state.tokens.clone();
-    let token = web::block(move || tokens.refresh_sliding(&token)).await??;
-    Ok(HttpResponse::Ok().json(SlidingToken { token }))
+    answer(req, payload, state, ["token"], |tokens, [token]| {
+        Ok(SlidingToken {
+            token: tokens.refresh_sliding(&token)?,
+        })
+    })
+    .await
 }

@@ -128,6 +128,20 @@ impl TestApp {
         )
     }
 
+    pub async fn obtain_sliding(&self, username: &str, password: &str) -> String {
+        let response = self
+            .post_json(
+                "/api/token/sliding/",
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "sliding login of {username}");
+        body(response).await["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
     pub async fn refresh(&self, refresh: &str) -> Response {
         self.post_json("/api/token/refresh/", json!({"refresh": refresh}))
             .await
@@ -168,6 +182,24 @@ impl TestApp {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// A well-formed token of `token_type` for `user_id` that the service did not issue.
+pub fn crafted_claims(token_type: &str, user_id: i64) -> Value {
+    json!({
+        "token_type": token_type, "exp": now() + 300, "iat": now(),
+        "jti": tokenledger::tokens::claims::new_id(), "user_id": user_id.to_string(),
+    })
+}
+
+pub fn without(mut claims: Value, claim: &str) -> Value {
+    claims.as_object_mut().expect("an object").remove(claim);
+    claims
+}
+
+/// The 401 body of a refused token on the token endpoints.
+pub fn token_error(message: &str) -> String {
+    format!(r#"{{"detail":"{message}","code":"token_not_valid"}}"#)
 }
 
 /// Signs arbitrary claims with the test key, to craft tokens the service did not issue.

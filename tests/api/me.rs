@@ -7,7 +7,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{ALICE, SIGNING_KEY, TestApp, now, sign, spawn_app, spawn_app_with};
+use crate::helpers::{
+    ALICE, SIGNING_KEY, TestApp, crafted_claims, now, sign, spawn_app, spawn_app_with, without,
+};
 
 const ME_ALLOW: &str = "GET, HEAD, OPTIONS";
 const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not provided."}"#;
@@ -24,21 +26,8 @@ fn me_body(id: i64, username: &str, is_staff: bool) -> String {
     format!(r#"{{"id":{id},"username":"{username}","is_staff":{is_staff}}}"#)
 }
 
-fn new_jti() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// A well-formed access token for `user_id`, not issued by the service.
-fn access_claims(user_id: i64) -> Value {
-    json!({
-        "token_type": "access", "exp": now() + 300, "iat": now(),
-        "jti": new_jti(), "user_id": user_id.to_string(),
-    })
-}
-
-fn without(mut claims: Value, claim: &str) -> Value {
-    claims.as_object_mut().unwrap().remove(claim);
-    claims
+fn crafted_access(user_id: i64) -> Value {
+    crafted_claims("access", user_id)
 }
 
 /// Asserts status, exact body, `Allow`, and the challenge exactly on 401s.
@@ -147,7 +136,7 @@ async fn a_valid_access_token_identifies_its_user() {
     expect(response, 200, "", "HEAD").await;
 
     // A crafted token of the service's key, user_id as a number, is accepted as the reference.
-    let mut claims = access_claims(alice);
+    let mut claims = crafted_access(alice);
     claims["user_id"] = json!(alice);
     expect(
         app.me_with(&sign(claims)).await,
@@ -189,20 +178,20 @@ async fn refused_tokens_name_the_reason() {
     let sliding: Value = sliding.json().await.unwrap();
     let sliding = sliding["token"].as_str().unwrap().to_owned();
 
-    let mut expired = access_claims(alice);
+    let mut expired = crafted_access(alice);
     expired["exp"] = json!(now() - 30);
     expired["iat"] = json!(now() - 330);
-    let mut foo_type = access_claims(alice);
+    let mut foo_type = crafted_access(alice);
     foo_type["token_type"] = json!("foo");
     let other_key = jsonwebtoken::encode(
         &Header::default(),
-        &access_claims(alice),
+        &crafted_access(alice),
         &EncodingKey::from_secret(b"another-key"),
     )
     .unwrap();
     let hs512 = jsonwebtoken::encode(
         &Header::new(Algorithm::HS512),
-        &access_claims(alice),
+        &crafted_access(alice),
         &EncodingKey::from_secret(SIGNING_KEY.as_bytes()),
     )
     .unwrap();
@@ -214,14 +203,14 @@ async fn refused_tokens_name_the_reason() {
         format!(
             "{}.{}.",
             b64(json!({"alg": "none", "typ": "JWT"})),
-            b64(access_claims(alice))
+            b64(crafted_access(alice))
         )
     };
-    let good = sign(access_claims(alice));
+    let good = sign(crafted_access(alice));
     let tampered = {
         // The same signature over other claims.
         let parts: Vec<&str> = good.split('.').collect();
-        let other = sign(access_claims(alice + 1));
+        let other = sign(crafted_access(alice + 1));
         format!(
             "{}.{}.{}",
             parts[0],
@@ -242,15 +231,15 @@ async fn refused_tokens_name_the_reason() {
         (sliding, "Token has wrong type"),
         (sign(foo_type), "Token has wrong type"),
         (
-            sign(without(access_claims(alice), "jti")),
+            sign(without(crafted_access(alice), "jti")),
             "Token has no id",
         ),
         (
-            sign(without(access_claims(alice), "exp")),
+            sign(without(crafted_access(alice), "exp")),
             "Token has no 'exp' claim",
         ),
         (
-            sign(without(access_claims(alice), "token_type")),
+            sign(without(crafted_access(alice), "token_type")),
             "Token has no type",
         ),
     ];
@@ -269,15 +258,15 @@ async fn a_token_must_name_an_existing_active_user() {
     let alice = app.create_user(ALICE.0, ALICE.1);
 
     let response = app
-        .me_with(&sign(without(access_claims(alice), "user_id")))
+        .me_with(&sign(without(crafted_access(alice), "user_id")))
         .await;
     let expected = r#"{"detail":"Token contained no recognizable user identification","code":"token_not_valid"}"#;
     expect(response, 401, expected, "no user_id").await;
 
     let user_not_found = r#"{"detail":"User not found","code":"user_not_found"}"#;
-    let response = app.me_with(&sign(access_claims(999))).await;
+    let response = app.me_with(&sign(crafted_access(999))).await;
     expect(response, 401, user_not_found, "user 999").await;
-    let response = app.me_with(&sign(access_claims(alice + 1))).await;
+    let response = app.me_with(&sign(crafted_access(alice + 1))).await;
     expect(response, 401, user_not_found, "the next id").await;
 }
 
@@ -302,7 +291,7 @@ async fn an_inactive_user_is_refused_and_its_tokens_are_revoked() {
     );
 
     // A valid, unrevoked token of an inactive user.
-    let fresh = sign(access_claims(alice));
+    let fresh = sign(crafted_access(alice));
     let inactive = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
     expect(app.me_with(&fresh).await, 401, inactive, "fresh token").await;
 

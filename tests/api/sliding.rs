@@ -5,21 +5,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn token_error(message: &str) -> String {
-    format!(r#"{{"detail":"{message}","code":"token_not_valid"}}"#)
-}
-
-async fn obtain(app: &TestApp) -> String {
-    let response = app
-        .post_json(
-            "/api/token/sliding/",
-            json!({"username": ALICE.0, "password": ALICE.1}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    body(response).await["token"].as_str().unwrap().to_owned()
-}
-
 async fn slide(app: &TestApp, token: &str) -> reqwest::Response {
     app.post_json("/api/token/sliding/refresh/", json!({"token": token}))
         .await
@@ -29,7 +14,7 @@ async fn slide(app: &TestApp, token: &str) -> reqwest::Response {
 async fn sliding_tokens_carry_refresh_exp_in_the_reference_order() {
     let app = spawn_app().await;
     app.create_user(ALICE.0, ALICE.1);
-    let token = obtain(&app).await;
+    let token = app.obtain_sliding(ALICE.0, ALICE.1).await;
     let claims = claims_of(&token);
     let keys: Vec<&str> = claims
         .as_object()
@@ -63,7 +48,7 @@ async fn sliding_tokens_carry_refresh_exp_in_the_reference_order() {
 async fn refreshing_keeps_jti_and_refresh_exp() {
     let app = spawn_app().await;
     app.create_user(ALICE.0, ALICE.1);
-    let token = obtain(&app).await;
+    let token = app.obtain_sliding(ALICE.0, ALICE.1).await;
     let response = slide(&app, &token).await;
     assert_eq!(response.status(), 200);
     let renewed = claims_of(body(response).await["token"].as_str().unwrap());
@@ -113,7 +98,7 @@ async fn a_revoked_sliding_token_stays_revoked_after_its_exp_and_a_flush() {
     let app =
         spawn_app_with(|s| s.sliding_token_lifetime = std::time::Duration::from_secs(1)).await;
     app.create_user(ALICE.0, ALICE.1);
-    let token = obtain(&app).await;
+    let token = app.obtain_sliding(ALICE.0, ALICE.1).await;
     let original: Value = claims_of(&token);
     // A password change revokes every token of the user, sliding ones included.
     assert!(
@@ -150,6 +135,6 @@ async fn sliding_tokens_authenticate_when_configured() {
     let app =
         spawn_app_with(|s| s.auth_token_types = vec!["access".into(), "sliding".into()]).await;
     app.create_user(ALICE.0, ALICE.1);
-    let token = obtain(&app).await;
+    let token = app.obtain_sliding(ALICE.0, ALICE.1).await;
     assert_eq!(app.me_with(&token).await.status(), 200);
 }

@@ -6,17 +6,6 @@ use crate::helpers::*;
 
 const NO_ACCOUNT: &str = r#"{"detail":"No active account found with the given credentials"}"#;
 
-fn token_error(message: &str) -> String {
-    format!(r#"{{"detail":"{message}","code":"token_not_valid"}}"#)
-}
-
-fn crafted(token_type: &str, user_id: i64) -> serde_json::Value {
-    json!({
-        "token_type": token_type, "exp": now() + 300, "iat": now(),
-        "jti": tokenledger::tokens::claims::new_id(), "user_id": user_id.to_string(),
-    })
-}
-
 #[actix_web::test]
 async fn login_returns_a_pair_of_one_session_with_the_reference_claims() {
     let app = spawn_app().await;
@@ -142,19 +131,16 @@ async fn refresh_refuses_every_kind_of_bad_token_with_the_reference_message() {
     let app = spawn_app().await;
     let alice = app.create_user(ALICE.0, ALICE.1);
     let (_, access) = app.login(ALICE.0, ALICE.1).await;
-    let mut no_type = crafted("refresh", alice);
-    no_type.as_object_mut().unwrap().remove("token_type");
-    let mut no_exp = crafted("refresh", alice);
-    no_exp.as_object_mut().unwrap().remove("exp");
-    let mut no_jti = crafted("refresh", alice);
-    no_jti.as_object_mut().unwrap().remove("jti");
-    let mut expired = crafted("refresh", alice);
+    let no_type = without(crafted_claims("refresh", alice), "token_type");
+    let no_exp = without(crafted_claims("refresh", alice), "exp");
+    let no_jti = without(crafted_claims("refresh", alice), "jti");
+    let mut expired = crafted_claims("refresh", alice);
     expired["exp"] = json!(now() - 10);
-    let mut future_nbf = crafted("refresh", alice);
+    let mut future_nbf = crafted_claims("refresh", alice);
     future_nbf["nbf"] = json!(now() + 600);
     let other_key = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &crafted("refresh", alice),
+        &crafted_claims("refresh", alice),
         &jsonwebtoken::EncodingKey::from_secret(b"another key"),
     )
     .unwrap();
@@ -165,7 +151,10 @@ async fn refresh_refuses_every_kind_of_bad_token_with_the_reference_message() {
         (sign(future_nbf), "Token is invalid"),
         (sign(expired), "Token is expired"),
         (access, "Token has wrong type"),
-        (sign(crafted("sliding", alice)), "Token has wrong type"),
+        (
+            sign(crafted_claims("sliding", alice)),
+            "Token has wrong type",
+        ),
         (sign(no_type), "Token has no type"),
         (sign(no_exp), "Token has no 'exp' claim"),
         (sign(no_jti), "Token has no id"),
@@ -183,7 +172,7 @@ async fn refresh_refuses_every_kind_of_bad_token_with_the_reference_message() {
 #[actix_web::test]
 async fn refresh_for_a_missing_user_has_no_active_account() {
     let app = spawn_app().await;
-    let response = app.refresh(&sign(crafted("refresh", 999))).await;
+    let response = app.refresh(&sign(crafted_claims("refresh", 999))).await;
     assert_answer(
         response,
         401,
