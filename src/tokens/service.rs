@@ -105,8 +105,8 @@ impl TokenService {
         let user = self.authenticate(login, password)?;
         let now = time::now();
         let sid = new_id();
-        let refresh = self.mint(TokenType::Refresh, user.id, &sid, None, now)?;
-        let access = self.mint(TokenType::Access, user.id, &sid, None, now)?;
+        let refresh = self.mint(TokenType::Refresh, user.id, &sid, now)?;
+        let access = self.mint(TokenType::Access, user.id, &sid, now)?;
         let events = vec![
             NewEvent::issued(refresh.token.clone(), None, now),
             NewEvent::issued(access.token.clone(), Some(refresh.token.jti.clone()), now),
@@ -122,7 +122,7 @@ impl TokenService {
     pub fn obtain_sliding(&self, login: &str, password: &str) -> Result<String, AuthError> {
         let user = self.authenticate(login, password)?;
         let now = time::now();
-        let sliding = self.mint(TokenType::Sliding, user.id, &new_id(), None, now)?;
+        let sliding = self.mint(TokenType::Sliding, user.id, &new_id(), now)?;
         let event = NewEvent::issued(sliding.token, None, now);
         self.ledger()
             .write(|_| Ok::<_, AuthError>(Decision::new(vec![event], ())))?;
@@ -151,10 +151,10 @@ impl TokenService {
                     Err(AuthError::NoActiveAccountForToken),
                 ));
             }
-            let access = self.mint(TokenType::Access, user_id, &row.sid, None, now)?;
+            let access = self.mint(TokenType::Access, user_id, &row.sid, now)?;
             let mut refresh = None;
             if policy.rotate_refresh_tokens {
-                let successor = self.mint(TokenType::Refresh, user_id, &row.sid, None, now)?;
+                let successor = self.mint(TokenType::Refresh, user_id, &row.sid, now)?;
                 events.push(NewEvent::rotated(row.token_ref(), now));
                 if policy.blacklist_after_rotation {
                     events.push(NewEvent::blacklisted(
@@ -293,15 +293,10 @@ impl TokenService {
         token_type: TokenType,
         user_id: i64,
         sid: &str,
-        refresh_exp: Option<i64>,
         now: NaiveDateTime,
     ) -> Result<Minted, AuthError> {
-        let refresh_exp = match token_type {
-            TokenType::Sliding => refresh_exp.or(Some(
-                time::to_unix(now) + self.inner.policy.sliding_refresh_lifetime,
-            )),
-            _ => refresh_exp,
-        };
+        let refresh_exp = (token_type == TokenType::Sliding)
+            .then(|| time::to_unix(now) + self.inner.policy.sliding_refresh_lifetime);
         let claims = self.claims(token_type, user_id, sid, refresh_exp, now, new_id());
         let encoded = self.inner.keys.sign(&claims)?;
         // A sliding token is usable until its `refresh_exp`, not just its first `exp`.
