@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::ledger::{flush, replay};
 use crate::startup::{self, Application};
-use crate::users::{self, NewUser};
+use crate::users::{self, NewUser, UserKey};
 use crate::{openapi, telemetry, time};
 
 #[derive(Debug, Parser)]
@@ -150,15 +150,22 @@ fn user(settings: Settings, action: UserCommand) -> anyhow::Result<ExitCode> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            let revoked = users::set_password(ledger, &username, &password, Some("cli"))?;
+            let revoked = users::set_password(
+                ledger,
+                UserKey::Name(&username),
+                &password,
+                None,
+                Some("cli"),
+            )?;
             eprintln!("password changed; {revoked} tokens revoked");
         }
         UserCommand::Deactivate { username } => {
-            let revoked = users::set_active(ledger, &username, false, Some("cli"))?;
+            let (_, revoked) =
+                users::set_active(ledger, UserKey::Name(&username), false, Some("cli"))?;
             eprintln!("{username} deactivated; {revoked} tokens revoked");
         }
         UserCommand::Activate { username } => {
-            users::set_active(ledger, &username, true, Some("cli"))?;
+            users::set_active(ledger, UserKey::Name(&username), true, Some("cli"))?;
             eprintln!("{username} activated");
         }
     }

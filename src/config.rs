@@ -118,6 +118,8 @@ pub struct Settings {
     pub blacklist_after_rotation: bool,
     #[serde(deserialize_with = "lenient::boolean")]
     pub reuse_detection: bool,
+    #[serde(with = "lenient::duration")]
+    pub reuse_grace: Duration,
     #[serde(deserialize_with = "lenient::boolean")]
     pub revoke_access_on_logout: bool,
     #[serde(with = "lenient::duration")]
@@ -154,6 +156,7 @@ impl Default for Settings {
             rotate_refresh_tokens: true,
             blacklist_after_rotation: true,
             reuse_detection: true,
+            reuse_grace: Duration::ZERO,
             revoke_access_on_logout: true,
             leeway: Duration::ZERO,
             issuer: None,

@@ -46,10 +46,10 @@ pub enum StartupError {
 
 /// The database opened and migrated, and the token service over it.
 pub fn open_services(settings: &Settings) -> Result<TokenService, StartupError> {
-    let pool = db::connect(&settings.database_url)?;
+    let (pool, queries) = db::connect_counted(&settings.database_url)?;
     let key = signing_key(settings, &pool)?;
     let keys = TokenKeys::new(settings.algorithm, &key)?;
-    let ledger = Ledger::open(pool)?;
+    let ledger = Ledger::open(pool)?.counting_queries(queries);
     Ok(TokenService::new(
         keys,
         TokenPolicy::from_settings(settings)?,

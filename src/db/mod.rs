@@ -5,12 +5,14 @@
 pub mod schema;
 pub mod secrets;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use diesel::RunQueryDsl;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PoolError, PooledConnection};
 use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// The one connection type every query in the crate is written against.
@@ -68,11 +70,27 @@ impl DatabaseLocation {
     }
 }
 
+/// Threads whose names start with this do background work (the ledger follower); their
+/// queries are not counted as request work.
+pub const BACKGROUND_THREAD_PREFIX: &str = "tokenledger-bg";
+
+/// Queries run for requests, for `/metrics`: the proof that the hot path asks no database.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// SQLite settings applied to every pooled connection: wait for the write lock instead of
 /// failing, WAL so readers never block the writer, and a full sync so an acknowledged write
-/// survives a power cut as well as a crash.
+/// survives a power cut as well as a crash. It also counts the queries.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    queries: QueryCounter,
+}
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                               PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
@@ -80,12 +98,28 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(SQLITE_PRAGMAS)
-            .map_err(diesel::r2d2::Error::QueryError)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        let counter = self.queries.0.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            let background = std::thread::current()
+                .name()
+                .is_some_and(|name| name.starts_with(BACKGROUND_THREAD_PREFIX));
+            if matches!(event, InstrumentationEvent::StartQuery { .. }) && !background {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(())
     }
 }
 
 /// Opens the database, applies pending migrations on one connection, then builds the pool.
 pub fn connect(url: &str) -> Result<DbPool, StoreError> {
+    connect_counted(url).map(|(pool, _)| pool)
+}
+
+/// As [`connect`], with the counter of the queries run through the pool.
+pub fn connect_counted(url: &str) -> Result<(DbPool, QueryCounter), StoreError> {
+    let queries = QueryCounter::default();
     let location = DatabaseLocation::parse(url)?;
     let (path, max_size) = match &location {
         SqliteFile(path) => (path.clone(), 8),
@@ -99,11 +133,13 @@ pub fn connect(url: &str) -> Result<DbPool, StoreError> {
         .idle_timeout(None)
         .max_lifetime(None)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(SqlitePragmas {
+            queries: queries.clone(),
+        }))
         .build(manager)?;
     let mut conn = pool.get()?;
     run_migrations(&mut conn)?;
-    Ok(pool)
+    Ok((pool, queries))
 }
 
 use DatabaseLocation::{SqliteFile, SqliteMemory};

@@ -33,7 +33,7 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
-        .name("ledger-follower".into())
+        .name(format!("{}-follower", crate::db::BACKGROUND_THREAD_PREFIX))
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(interval);

@@ -18,7 +18,7 @@ pub use event::{EventKind, LedgerEvent, NewEvent, Reason, TokenRef, TokenType};
 pub use revocations::Revocations;
 pub use view::{TokenRow, TokenState};
 
-use crate::db::{DbConn, DbPool, StoreError, write_transaction};
+use crate::db::{DbConn, DbPool, QueryCounter, StoreError, write_transaction};
 
 /// What a command decided inside a write transaction: events to append, and its answer.
 pub struct Decision<T> {
@@ -44,6 +44,7 @@ impl<T> Decision<T> {
 pub struct Ledger {
     pool: DbPool,
     revocations: Arc<Revocations>,
+    queries: QueryCounter,
 }
 
 enum TxError<E> {
@@ -69,7 +70,19 @@ impl Ledger {
         Ok(Self {
             pool,
             revocations: Arc::new(revocations),
+            queries: QueryCounter::default(),
         })
+    }
+
+    /// Keeps the pool's query counter at hand for `/metrics`.
+    pub fn counting_queries(mut self, queries: QueryCounter) -> Self {
+        self.queries = queries;
+        self
+    }
+
+    /// Queries run for requests through this ledger's pool.
+    pub fn queries(&self) -> u64 {
+        self.queries.get()
     }
 
     pub fn pool(&self) -> &DbPool {

@@ -85,6 +85,24 @@ pub fn outstanding_of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenR
         .load(conn)?)
 }
 
+/// Every token of a user still in the view, oldest first (for the session list).
+pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .filter(token_view::user_id.eq(user_id))
+        .order(token_view::last_seq)
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+/// The tokens `parent_jti` led to: its rotation's successor and the access tokens it minted.
+pub fn children(conn: &mut DbConn, parent_jti: &str) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(token_view::table
+        .filter(token_view::parent_jti.eq(parent_jti))
+        .order(token_view::last_seq)
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
 /// Tokens whose lifetime ended at or before `now`, oldest first, at most `limit`.
 pub fn ended_before(
     conn: &mut DbConn,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod keys;
 pub mod policy;
 pub mod service;
+pub mod sessions;
 
 pub use error::{AuthError, TokenError};
 pub use keys::TokenKeys;

@@ -11,6 +11,8 @@ pub struct TokenPolicy {
     pub rotate_refresh_tokens: bool,
     pub blacklist_after_rotation: bool,
     pub reuse_detection: bool,
+    /// After a rotation, how long the old token is answered with the same new pair.
+    pub reuse_grace: chrono::Duration,
     pub revoke_access_on_logout: bool,
     pub leeway: i64,
     pub issuer: Option<String>,
@@ -31,6 +33,8 @@ impl TokenPolicy {
             rotate_refresh_tokens: settings.rotate_refresh_tokens,
             blacklist_after_rotation: settings.blacklist_after_rotation,
             reuse_detection: settings.reuse_detection,
+            reuse_grace: chrono::Duration::from_std(settings.reuse_grace)
+                .map_err(|_| ConfigError::Invalid("reuse_grace is too long".into()))?,
             revoke_access_on_logout: settings.revoke_access_on_logout,
             leeway: secs(settings.leeway),
             issuer: settings.issuer.clone(),

@@ -72,6 +72,10 @@ impl TokenService {
         &self.inner.policy
     }
 
+    pub fn keys(&self) -> &TokenKeys {
+        &self.inner.keys
+    }
+
     /// Signature, algorithm, times, issuer, audience, id and (if given) type.
     pub fn decode(&self, token: &str, expected: Option<TokenType>) -> Result<Verified, TokenError> {
         let payload = self.inner.keys.decode(token)?;
@@ -138,6 +142,14 @@ impl TokenService {
         let now = time::now();
         self.ledger().write(|conn| {
             let (row, mut events) = known_or_adopted(conn, &presented, user_id, now)?;
+            if row
+                .rotated_at
+                .is_some_and(|rotated| now - rotated <= policy.reuse_grace)
+            {
+                // Another tab refreshed first: it gets the pair the first one got.
+                let replayed = self.replay_rotation(conn, &row);
+                return Ok(Decision::new(events, replayed));
+            }
             if row.rotated_at.is_some() && policy.reuse_detection {
                 events.extend(revoke_session_for_reuse(conn, &row, now)?);
                 return Ok(Decision::new(events, Err(TokenError::Blacklisted.into())));
@@ -179,6 +191,50 @@ impl TokenService {
                 }),
             ))
         })?
+    }
+
+    /// The pair a rotation of `rotated` issued, signed again from the view: the same jtis and
+    /// times, so the same tokens. Refused if the successor has since been revoked.
+    fn replay_rotation(
+        &self,
+        conn: &mut DbConn,
+        rotated: &TokenRow,
+    ) -> Result<Refreshed, AuthError> {
+        let children = view::children(conn, &rotated.jti)?;
+        let latest = |token_type: TokenType| {
+            children
+                .iter()
+                .filter(|child| {
+                    child.token_type == token_type && Some(child.issued_at) == rotated.rotated_at
+                })
+                .max_by_key(|child| child.last_seq)
+        };
+        let (Some(refresh), Some(access)) = (latest(TokenType::Refresh), latest(TokenType::Access))
+        else {
+            return Err(TokenError::Blacklisted.into());
+        };
+        if refresh.is_blacklisted() || access.is_blacklisted() {
+            return Err(TokenError::Blacklisted.into());
+        }
+        Ok(Refreshed {
+            access: self.inner.keys.sign(&self.claims_of_row(access))?,
+            refresh: Some(self.inner.keys.sign(&self.claims_of_row(refresh))?),
+        })
+    }
+
+    fn claims_of_row(&self, row: &TokenRow) -> Claims {
+        let policy = &self.inner.policy;
+        Claims {
+            token_type: row.token_type,
+            exp: time::to_unix(row.expires_at),
+            iat: time::to_unix(row.issued_at),
+            jti: row.jti.clone(),
+            refresh_exp: None,
+            user_id: row.user_id.to_string(),
+            sid: row.sid.clone(),
+            aud: policy.audience.clone(),
+            iss: policy.issuer.clone(),
+        }
     }
 
     /// Logout: blacklists the refresh token and, by default, the bearer tokens of its session.
@@ -315,7 +371,7 @@ impl TokenService {
 /// The view row of a token we signed. A valid token the view does not know (the database
 /// was restored from a backup, or it came from an imported deployment) is adopted: an
 /// `issued` event records it, as the reference's blacklist app records unknown tokens.
-fn known_or_adopted(
+pub(super) fn known_or_adopted(
     conn: &mut DbConn,
     presented: &Verified,
     user_id: i64,

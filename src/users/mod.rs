@@ -139,62 +139,107 @@ pub fn authenticate(
 }
 
 /// The events that blacklist every outstanding token of `user_id`.
+/// Which user an account change is about: the CLI names users, the admin API numbers them.
+#[derive(Debug, Clone, Copy)]
+pub enum UserKey<'a> {
+    Id(i64),
+    Name(&'a str),
+}
+
+fn existing(conn: &mut DbConn, key: UserKey<'_>) -> Result<User, UserError> {
+    match key {
+        UserKey::Id(id) => find(conn, id)?.ok_or_else(|| UserError::NotFound(id.to_string())),
+        UserKey::Name(name) => {
+            find_by_username(conn, name)?.ok_or_else(|| UserError::NotFound(name.to_owned()))
+        }
+    }
+}
+
+/// Blacklist events for every outstanding token of `user_id`, but those of `keep_sid`.
 pub fn revoke_all_events(
     conn: &mut DbConn,
     user_id: i64,
     reason: Reason,
     actor: Option<&str>,
+    keep_sid: Option<&str>,
 ) -> Result<Vec<NewEvent>, StoreError> {
     let at = time::now();
     Ok(view::outstanding_of_user(conn, user_id)?
         .iter()
+        .filter(|row| Some(row.sid.as_str()) != keep_sid)
         .map(|row| NewEvent::blacklisted(row.token_ref(), reason, at).by(actor.map(str::to_owned)))
         .collect())
 }
 
-/// Changes the password and revokes every token of the user in the same transaction;
-/// returns how many tokens were revoked.
+/// Whether `password` is the user's current one (argon2id, constant time).
+pub fn has_password(conn: &mut DbConn, user_id: i64, password: &str) -> Result<bool, StoreError> {
+    Ok(find(conn, user_id)?.is_some_and(|user| password::verify(&user.password_hash, password)))
+}
+
+/// Changes the password and, in the same transaction, revokes every token of the user but
+/// those of `keep_sid` (the session that asked for the change). Returns how many.
 pub fn set_password(
     ledger: &Ledger,
-    username: &str,
+    key: UserKey<'_>,
     password: &str,
+    keep_sid: Option<&str>,
     actor: Option<&str>,
 ) -> Result<usize, UserError> {
     let password_hash = password::hash(password)?;
     ledger.write(|conn| {
-        let user = existing(conn, username)?;
+        let user = existing(conn, key)?;
         diesel::update(users::table.find(user.id))
             .set(users::password_hash.eq(&password_hash))
             .execute(conn)?;
-        let events = revoke_all_events(conn, user.id, Reason::PasswordChanged, actor)?;
+        let events = revoke_all_events(conn, user.id, Reason::PasswordChanged, actor, keep_sid)?;
         let revoked = events.len();
         Ok(Decision::new(events, revoked))
     })
 }
 
 /// Activates or deactivates; deactivation revokes every token of the user in the same
-/// transaction. Returns how many tokens were revoked.
+/// transaction. Returns the user as it now is, and how many tokens were revoked.
 pub fn set_active(
     ledger: &Ledger,
-    username: &str,
+    key: UserKey<'_>,
     active: bool,
     actor: Option<&str>,
-) -> Result<usize, UserError> {
+) -> Result<(User, usize), UserError> {
     ledger.write(|conn| {
-        let user = existing(conn, username)?;
+        let user = existing(conn, key)?;
         diesel::update(users::table.find(user.id))
             .set(users::is_active.eq(active))
             .execute(conn)?;
         let events = if active {
             Vec::new()
         } else {
-            revoke_all_events(conn, user.id, Reason::UserDeactivated, actor)?
+            revoke_all_events(conn, user.id, Reason::UserDeactivated, actor, None)?
         };
         let revoked = events.len();
-        Ok(Decision::new(events, revoked))
+        Ok(Decision::new(
+            events,
+            (
+                User {
+                    is_active: active,
+                    ..user
+                },
+                revoked,
+            ),
+        ))
     })
 }
 
-fn existing(conn: &mut DbConn, username: &str) -> Result<User, UserError> {
-    find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.to_owned()))
+/// Revokes every token of the user; returns how many.
+pub fn revoke_all(
+    ledger: &Ledger,
+    key: UserKey<'_>,
+    reason: Reason,
+    actor: Option<&str>,
+) -> Result<usize, UserError> {
+    ledger.write(|conn| {
+        let user = existing(conn, key)?;
+        let events = revoke_all_events(conn, user.id, reason, actor, None)?;
+        let revoked = events.len();
+        Ok(Decision::new(events, revoked))
+    })
 }
