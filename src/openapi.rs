@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{health, me, schemas, tokens};
+use crate::http::{admin, health, me, oauth, schemas, sessions, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,8 +21,19 @@ use crate::http::{health, me, schemas, tokens};
         tokens::obtain_sliding,
         tokens::refresh_sliding,
         me::me,
+        sessions::list,
+        sessions::revoke,
+        sessions::logout_all,
+        sessions::change_password,
+        admin::create_user,
+        admin::deactivate,
+        admin::activate,
+        admin::revoke,
+        oauth::revoke,
+        oauth::introspect,
         health::healthz,
         health::readyz,
+        health::metrics,
     ),
     components(schemas(
         schemas::TokenObtainRequest,
@@ -40,11 +51,22 @@ use crate::http::{health, me, schemas, tokens};
         schemas::Me,
         schemas::Health,
         schemas::Ready,
+        schemas::Session,
+        schemas::Revoked,
+        schemas::PasswordChange,
+        schemas::NewUserRequest,
+        schemas::UserBody,
+        schemas::OAuthTokenRequest,
+        schemas::IntrospectionBody,
+        schemas::OAuthError,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "tokens", description = "SimpleJWT-compatible token endpoints"),
         (name = "me", description = "The authenticated user"),
+        (name = "sessions", description = "The user's sessions: list, revoke, log out everywhere, password"),
+        (name = "admin", description = "Staff-only administration"),
+        (name = "standards", description = "OAuth revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

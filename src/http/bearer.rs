@@ -30,6 +30,27 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// An authenticated staff user (admin endpoints): others get 403.
+#[derive(Debug)]
+pub struct Staff(pub Authenticated);
+
+impl FromRequest for Staff {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let auth = authenticate(&req).await?;
+            if auth.user.is_staff {
+                Ok(Staff(auth))
+            } else {
+                Err(ApiError::Forbidden)
+            }
+        })
+    }
+}
+
 async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -161,6 +161,35 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// A DRF `BooleanField(required=False)`: absent is `default`.
+    pub fn boolean(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        let parsed = match self.0.get(name) {
+            None => return Ok(default),
+            Some(Value::Bool(value)) => Some(*value),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => None,
+            },
+            Some(Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+                "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+                _ => None,
+            },
+            Some(_) => None,
+        };
+        parsed.ok_or_else(|| {
+            let mut errors = FieldErrors::new();
+            errors.insert(
+                name.to_owned(),
+                Value::Array(vec![Value::String("Must be a valid boolean.".into())]),
+            );
+            ApiError::Fields(errors)
+        })
+    }
+}
+
 fn char_field(value: Option<&Value>) -> Result<String, &'static str> {
     let text = match value {
         None => return Err("This field is required."),

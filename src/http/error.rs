@@ -30,6 +30,13 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("Not found.")]
     NotFound,
+    #[error("You do not have permission to perform this action.")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
+    /// RFC 6749 section 5.2 error bodies of the OAuth endpoints: `{"error": code}`.
+    #[error("{0}")]
+    OAuth(&'static str),
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -50,6 +57,25 @@ pub enum BearerError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         ApiError::Auth(AuthError::Store(err))
+    }
+}
+
+impl From<crate::users::UserError> for ApiError {
+    fn from(err: crate::users::UserError) -> Self {
+        use crate::users::UserError;
+        match err {
+            UserError::NotFound(_) => ApiError::NotFound,
+            UserError::Taken(_) => {
+                ApiError::Conflict("A user with that username already exists.".into())
+            }
+            UserError::BlankUsername => {
+                let mut fields = FieldErrors::new();
+                fields.insert("username".into(), json!(["This field may not be blank."]));
+                ApiError::Fields(fields)
+            }
+            UserError::Hash(err) => ApiError::Internal(err.to_string()),
+            UserError::Store(err) => err.into(),
+        }
     }
 }
 
@@ -97,6 +123,9 @@ impl ApiError {
             ApiError::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, detail(self)),
             ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, detail(self)),
             ApiError::NotFound => (S::NOT_FOUND, detail(self)),
+            ApiError::Forbidden => (S::FORBIDDEN, detail(self)),
+            ApiError::Conflict(_) => (S::CONFLICT, detail(self)),
+            ApiError::OAuth(code) => (S::BAD_REQUEST, json!({"error": code})),
             ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
         }

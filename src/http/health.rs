@@ -42,3 +42,31 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         ledger_seq,
     }))
 }
+
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    summary = "Prometheus metrics (text format)",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
+)]
+/// Prometheus text format. More series arrive with the performance work; these show the
+/// revocation state and that protected requests do not query the database for it.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let ledger = state.tokens.ledger();
+    let body = format!(
+        "# HELP tokenledger_db_queries_total Database queries run for requests (background work excluded).\n\
+         # TYPE tokenledger_db_queries_total counter\n\
+         tokenledger_db_queries_total {}\n\
+         # HELP tokenledger_revoked_bearer_tokens Revoked access and sliding tokens held in memory.\n\
+         # TYPE tokenledger_revoked_bearer_tokens gauge\n\
+         tokenledger_revoked_bearer_tokens {}\n\
+         # HELP tokenledger_ledger_applied_seq The newest ledger seq applied to the in-memory state.\n\
+         # TYPE tokenledger_ledger_applied_seq gauge\n\
+         tokenledger_ledger_applied_seq {}\n",
+        ledger.queries(),
+        ledger.revocations().len(),
+        ledger.revocations().applied_seq(),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
+}

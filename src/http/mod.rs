@@ -2,13 +2,16 @@
 //! single mapping of errors to the wire contract. Handlers call the domain (`tokens`,
 //! `users`) and never touch the database themselves.
 
+pub mod admin;
 pub mod bearer;
 pub mod body;
 pub mod error;
 pub mod health;
 pub mod me;
 pub mod metadata;
+pub mod oauth;
 pub mod schemas;
+pub mod sessions;
 pub mod state;
 pub mod tokens;
 
@@ -76,7 +79,82 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(health::healthz))
             .route(web::head().to(health::healthz)),
     )
-    .service(web::resource("/readyz").route(web::get().to(health::readyz)));
+    .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(web::resource("/metrics").route(web::get().to(health::metrics)))
+    .service(protected(
+        "/api/me/sessions/",
+        "GET, HEAD",
+        vec![
+            web::get().to(sessions::list),
+            web::head().to(sessions::list),
+        ],
+    ))
+    .service(protected(
+        "/api/me/sessions/{sid}/",
+        "DELETE",
+        vec![web::delete().to(sessions::revoke)],
+    ))
+    .service(protected(
+        "/api/logout/all/",
+        "POST",
+        vec![web::post().to(sessions::logout_all)],
+    ))
+    .service(protected(
+        "/api/me/password/",
+        "POST",
+        vec![web::post().to(sessions::change_password)],
+    ))
+    .service(protected(
+        "/api/admin/users/",
+        "POST",
+        vec![web::post().to(admin::create_user)],
+    ))
+    .service(protected(
+        "/api/admin/users/{id}/deactivate/",
+        "POST",
+        vec![web::post().to(admin::deactivate)],
+    ))
+    .service(protected(
+        "/api/admin/users/{id}/activate/",
+        "POST",
+        vec![web::post().to(admin::activate)],
+    ))
+    .service(protected(
+        "/api/admin/users/{id}/revoke/",
+        "POST",
+        vec![web::post().to(admin::revoke)],
+    ))
+    .service(protected(
+        "/oauth/introspect",
+        "POST",
+        vec![web::post().to(oauth::introspect)],
+    ))
+    .service(
+        web::resource("/oauth/revoke")
+            .wrap(DefaultHeaders::new().add((header::ALLOW, "POST")))
+            .route(web::post().to(oauth::revoke))
+            .default_service(web::to(|req: HttpRequest| async move {
+                method_not_allowed(req)
+            })),
+    );
+}
+
+/// A resource that needs a bearer token: as in the reference, authentication comes before
+/// the method check, so an anonymous caller learns nothing from a 405.
+fn protected(
+    path: &'static str,
+    allow: &'static str,
+    routes: Vec<actix_web::Route>,
+) -> impl HttpServiceFactory {
+    let mut resource = web::resource(path);
+    for route in routes {
+        resource = resource.route(route);
+    }
+    resource
+        .wrap(DefaultHeaders::new().add((header::ALLOW, allow)))
+        .default_service(web::to(|_: Authenticated, req: HttpRequest| async move {
+            method_not_allowed(req)
+        }))
 }
 
 fn token_endpoint<F, Args>(

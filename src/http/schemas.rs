@@ -105,3 +105,67 @@ pub struct Ready {
     /// The newest seq in the database's ledger.
     pub ledger_seq: i64,
 }
+
+/// A live session: one login and every token rotated from it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub sid: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Revoked {
+    /// How many tokens were newly blacklisted.
+    pub revoked: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"old_password": "correct horse battery staple", "new_password": "a better one"}))]
+pub struct PasswordChange {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"username": "bob", "password": "bob's password", "is_staff": false}))]
+pub struct NewUserRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub is_staff: Option<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserBody {
+    pub id: i64,
+    pub username: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+}
+
+/// RFC 7009 / RFC 7662 request (form-encoded).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OAuthTokenRequest {
+    pub token: String,
+    #[serde(default)]
+    pub token_type_hint: Option<String>,
+}
+
+/// RFC 7662: `active`, and for an active token its claims and `username`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"active": true, "token_type": "access", "exp": 1795360550, "iat": 1795360250,
+    "jti": "eafda9a0004343e2a88405038180283f", "user_id": "2", "sid": "e9506ba8255c43d3a988f23b2ca6caac",
+    "username": "alice"}))]
+pub struct IntrospectionBody {
+    pub active: bool,
+    #[serde(flatten)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// RFC 6749 section 5.2 error.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OAuthError {
+    pub error: String,
+}

@@ -3,11 +3,14 @@
 
 mod helpers;
 
+mod admin;
 mod cli;
 mod ledger;
 mod me;
+mod oauth;
 mod openapi;
 mod requests;
 mod rotation;
+mod sessions;
 mod sliding;
 mod tokens;

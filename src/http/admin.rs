@@ -1,0 +1,134 @@
+//! Staff-only account administration (contract section 6).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::bearer::Staff;
+use super::body;
+use super::error::ApiError;
+use super::schemas::{
+    BearerErrorBody, Detail, NewUserRequest, Revoked, UserBody, ValidationErrors,
+};
+use super::state::AppState;
+use crate::ledger::Reason;
+use crate::users::{self, NewUser, User, UserKey};
+
+fn user_body(user: User) -> UserBody {
+    UserBody {
+        id: user.id,
+        username: user.username,
+        is_active: user.is_active,
+        is_staff: user.is_staff,
+    }
+}
+
+fn actor(staff: &Staff) -> String {
+    format!("admin:{}", staff.0.user.id)
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/", tag = "admin",
+    summary = "Create a user",
+    request_body(content((NewUserRequest = "application/json"), (NewUserRequest = "application/x-www-form-urlencoded"))),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, body = UserBody),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 409, description = "The username is taken", body = Detail),
+    )
+)]
+pub async fn create_user(
+    _staff: Staff,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let [username, password] = fields.strings(["username", "password"])?;
+    let is_staff = fields.boolean("is_staff", false)?;
+    let pool = state.tokens.ledger().pool().clone();
+    let user = web::block(move || {
+        let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
+        users::create(
+            &mut conn,
+            NewUser {
+                username: &username,
+                email: None,
+                password: &password,
+                is_staff,
+            },
+        )
+        .map_err(ApiError::from)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(user_body(user)))
+}
+
+async fn set_active(
+    staff: Staff,
+    id: i64,
+    active: bool,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ledger = state.tokens.ledger().clone();
+    let actor = actor(&staff);
+    let (user, _) =
+        web::block(move || users::set_active(&ledger, UserKey::Id(id), active, Some(&actor)))
+            .await??;
+    Ok(HttpResponse::Ok().json(user_body(user)))
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/deactivate/", tag = "admin",
+    summary = "Deactivate a user and revoke every token of it",
+    params(("id" = i64, Path)),
+    security(("bearerAuth" = [])),
+    responses((status = 200, body = UserBody), (status = 401, body = BearerErrorBody),
+        (status = 403, body = Detail), (status = 404, body = Detail))
+)]
+pub async fn deactivate(
+    staff: Staff,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    set_active(staff, id.into_inner(), false, state).await
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/activate/", tag = "admin",
+    summary = "Activate a user",
+    params(("id" = i64, Path)),
+    security(("bearerAuth" = [])),
+    responses((status = 200, body = UserBody), (status = 401, body = BearerErrorBody),
+        (status = 403, body = Detail), (status = 404, body = Detail))
+)]
+pub async fn activate(
+    staff: Staff,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    set_active(staff, id.into_inner(), true, state).await
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/revoke/", tag = "admin",
+    summary = "Revoke every token of a user",
+    params(("id" = i64, Path)),
+    security(("bearerAuth" = [])),
+    responses((status = 200, body = Revoked), (status = 401, body = BearerErrorBody),
+        (status = 403, body = Detail), (status = 404, body = Detail))
+)]
+pub async fn revoke(
+    staff: Staff,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ledger = state.tokens.ledger().clone();
+    let (id, actor) = (id.into_inner(), actor(&staff));
+    let revoked = web::block(move || {
+        users::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Revoked { revoked }))
+}

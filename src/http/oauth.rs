@@ -1,0 +1,82 @@
+//! OAuth standards: token revocation (RFC 7009) and introspection (RFC 7662).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+
+use super::bearer::Staff;
+use super::body;
+use super::error::ApiError;
+use super::schemas::{
+    BearerErrorBody, Detail, Empty, IntrospectionBody, OAuthError, OAuthTokenRequest,
+};
+use super::state::AppState;
+
+/// The `token` parameter; without it the request is malformed (RFC 6749 `invalid_request`).
+async fn token_parameter(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<String, ApiError> {
+    let fields = body::read(req, payload, state.max_body).await?;
+    let [token] = fields
+        .strings(["token"])
+        .map_err(|_| ApiError::OAuth("invalid_request"))?;
+    Ok(token)
+}
+
+#[utoipa::path(
+    post, path = "/oauth/revoke", tag = "standards",
+    summary = "RFC 7009 token revocation",
+    description = "Revokes a token this service signed (a refresh token together with its \
+        session's access tokens). Unknown and invalid tokens are answered 200 too, as the RFC asks.",
+    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"))),
+    responses((status = 200, body = Empty), (status = 400, description = "No `token`", body = OAuthError))
+)]
+pub async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = token_parameter(&req, payload, &state).await?;
+    let tokens = state.tokens.clone();
+    web::block(move || tokens.revoke_presented(&token, Some("oauth_revoke"))).await??;
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
+
+#[utoipa::path(
+    post, path = "/oauth/introspect", tag = "standards",
+    summary = "RFC 7662 token introspection (staff only)",
+    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"))),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = IntrospectionBody),
+        (status = 400, description = "No `token`", body = OAuthError),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+    )
+)]
+pub async fn introspect(
+    _staff: Staff,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = token_parameter(&req, payload, &state).await?;
+    let tokens = state.tokens.clone();
+    let found = web::block(move || tokens.introspect(&token)).await??;
+    let body = match found {
+        Some(found) => {
+            let mut claims = found.token.payload;
+            claims.insert("username".into(), Value::String(found.user.username));
+            IntrospectionBody {
+                active: true,
+                claims,
+            }
+        }
+        None => IntrospectionBody {
+            active: false,
+            claims: Default::default(),
+        },
+    };
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,140 @@
+//! The user's own sessions (contract section 5): list, revoke one, log out everywhere,
+//! change the password.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::bearer::Authenticated;
+use super::body;
+use super::error::{ApiError, FieldErrors};
+use super::schemas::{
+    BearerErrorBody, Detail, Empty, PasswordChange, Revoked, Session, ValidationErrors,
+};
+use super::state::AppState;
+use crate::ledger::Reason;
+use crate::time::rfc3339;
+use crate::users::{self, UserKey};
+
+fn actor(auth: &Authenticated) -> String {
+    format!("user:{}", auth.user.id)
+}
+
+#[utoipa::path(
+    get, path = "/api/me/sessions/", tag = "sessions",
+    summary = "The user's live sessions",
+    security(("bearerAuth" = [])),
+    responses((status = 200, body = Vec<Session>), (status = 401, body = BearerErrorBody))
+)]
+pub async fn list(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state.tokens.clone();
+    let user_id = auth.user.id;
+    let sessions = web::block(move || tokens.sessions(user_id)).await??;
+    let body: Vec<Session> = sessions
+        .into_iter()
+        .map(|s| Session {
+            sid: s.sid,
+            created_at: rfc3339::format(&s.created_at),
+            last_used_at: rfc3339::format(&s.last_used_at),
+            expires_at: rfc3339::format(&s.expires_at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(
+    delete, path = "/api/me/sessions/{sid}/", tag = "sessions",
+    summary = "Revoke one of the user's sessions (every token of it)",
+    params(("sid" = String, Path, description = "The session id (the tokens' `sid` claim)")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = BearerErrorBody),
+        (status = 404, description = "Not a live session of this user", body = Detail),
+    )
+)]
+pub async fn revoke(
+    auth: Authenticated,
+    sid: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state.tokens.clone();
+    let (user_id, actor) = (auth.user.id, actor(&auth));
+    let revoked = web::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
+    match revoked {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/logout/all/", tag = "sessions",
+    summary = "Log out everywhere: revoke every token of the user",
+    security(("bearerAuth" = [])),
+    responses((status = 200, body = Revoked), (status = 401, body = BearerErrorBody))
+)]
+pub async fn logout_all(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ledger = state.tokens.ledger().clone();
+    let (user_id, actor) = (auth.user.id, actor(&auth));
+    let revoked = web::block(move || {
+        users::revoke_all(
+            &ledger,
+            UserKey::Id(user_id),
+            Reason::LogoutAll,
+            Some(&actor),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Revoked { revoked }))
+}
+
+#[utoipa::path(
+    post, path = "/api/me/password/", tag = "sessions",
+    summary = "Change the password; every other session is revoked",
+    request_body(content((PasswordChange = "application/json"), (PasswordChange = "application/x-www-form-urlencoded"))),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = Empty),
+        (status = 400, description = "Missing fields, or `{\"old_password\": [\"Wrong password.\"]}`", body = ValidationErrors),
+        (status = 401, body = BearerErrorBody),
+    )
+)]
+pub async fn change_password(
+    auth: Authenticated,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body::read(&req, payload, state.max_body).await?;
+    let [old_password, new_password] = fields.strings(["old_password", "new_password"])?;
+    let ledger = state.tokens.ledger().clone();
+    let (user_id, actor) = (auth.user.id, actor(&auth));
+    let keep_sid = auth.token.sid().map(str::to_owned);
+    let changed = web::block(move || {
+        let mut conn = ledger.pool().get().map_err(crate::db::StoreError::from)?;
+        if !users::has_password(&mut conn, user_id, &old_password)? {
+            return Ok(false);
+        }
+        drop(conn);
+        users::set_password(
+            &ledger,
+            UserKey::Id(user_id),
+            &new_password,
+            keep_sid.as_deref(),
+            Some(&actor),
+        )?;
+        Ok::<_, ApiError>(true)
+    })
+    .await??;
+    if !changed {
+        let mut errors = FieldErrors::new();
+        errors.insert("old_password".into(), json!(["Wrong password."]));
+        return Err(ApiError::Fields(errors));
+    }
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
