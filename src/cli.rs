@@ -101,10 +101,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::User { action } => user(settings, action),
         Command::FlushExpired => {
-            let tokens = startup::open_services(&settings)?;
+            let ledger = startup::open_ledger(&settings)?;
             let cutoff = flush::cutoff(time::now(), settings.leeway);
-            let flushed =
-                flush::flush_expired(tokens.ledger(), cutoff, flush::DEFAULT_BATCH, |_| {})?;
+            let flushed = flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})?;
             println!("{flushed}");
             Ok(ExitCode::SUCCESS)
         }
@@ -123,8 +122,7 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn user(settings: Settings, action: UserCommand) -> anyhow::Result<ExitCode> {
-    let tokens = startup::open_services(&settings)?;
-    let ledger = tokens.ledger();
+    let ledger = &startup::open_ledger(&settings)?;
     match action {
         UserCommand::Create {
             username,

@@ -17,7 +17,7 @@ pub const ENV_PREFIX: &str = "TOKENLEDGER_";
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    #[error("could not read the signing key file {path}: {source}")]
+    #[error("could not read the key file {path}: {source}")]
     KeyFile {
         path: PathBuf,
         source: std::io::Error,
@@ -104,6 +104,9 @@ pub struct Settings {
     pub signing_key: Option<Secret>,
     pub signing_key_file: Option<PathBuf>,
     pub algorithm: SigningAlgorithm,
+    /// PEM public keys of retired signing keys that still verify (key rotation).
+    #[serde(with = "lenient::comma_list")]
+    pub verifying_key_files: Vec<String>,
     #[serde(with = "lenient::duration")]
     pub access_token_lifetime: Duration,
     #[serde(with = "lenient::duration")]
@@ -149,6 +152,7 @@ impl Default for Settings {
             signing_key: None,
             signing_key_file: None,
             algorithm: SigningAlgorithm::HS256,
+            verifying_key_files: Vec::new(),
             access_token_lifetime: Duration::from_secs(5 * 60),
             refresh_token_lifetime: Duration::from_secs(24 * 3600),
             sliding_token_lifetime: Duration::from_secs(5 * 60),
@@ -242,6 +246,18 @@ impl Settings {
                 }),
             None => Ok(None),
         }
+    }
+
+    /// The PEM text of each `verifying_key_files` entry, with its path.
+    pub fn verifying_keys(&self) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+        self.verifying_key_files
+            .iter()
+            .map(PathBuf::from)
+            .map(|path| match std::fs::read_to_string(&path) {
+                Ok(pem) => Ok((path, pem)),
+                Err(source) => Err(ConfigError::KeyFile { path, source }),
+            })
+            .collect()
     }
 }
 

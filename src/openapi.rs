@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{admin, health, me, oauth, schemas, sessions, tokens};
+use crate::http::{admin, health, jwks, me, oauth, schemas, sessions, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,7 @@ use crate::http::{admin, health, me, oauth, schemas, sessions, tokens};
         admin::revoke,
         oauth::revoke,
         oauth::introspect,
+        jwks::jwks,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -59,6 +60,7 @@ use crate::http::{admin, health, me, oauth, schemas, sessions, tokens};
         schemas::OAuthTokenRequest,
         schemas::IntrospectionBody,
         schemas::OAuthError,
+        schemas::JwkSetBody,
     )),
     modifiers(&BearerAuth),
     tags(

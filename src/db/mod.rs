@@ -4,6 +4,7 @@
 
 pub mod schema;
 pub mod secrets;
+pub mod signing_keys;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

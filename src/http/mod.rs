@@ -7,6 +7,7 @@ pub mod bearer;
 pub mod body;
 pub mod error;
 pub mod health;
+pub mod jwks;
 pub mod me;
 pub mod metadata;
 pub mod oauth;
@@ -80,6 +81,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(health::healthz)),
     )
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(
+        web::resource("/.well-known/jwks.json")
+            .route(web::get().to(jwks::jwks))
+            .route(web::head().to(jwks::jwks)),
+    )
     .service(web::resource("/metrics").route(web::get().to(health::metrics)))
     .service(protected(
         "/api/me/sessions/",

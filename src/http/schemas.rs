@@ -169,3 +169,14 @@ pub struct IntrospectionBody {
 pub struct OAuthError {
     pub error: String,
 }
+
+/// RFC 7517 JWK Set: the public keys that verify live tokens; empty for HMAC.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"keys": [{"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256",
+    "kid": "Pw6z2ZtbRKcFqvbVKXeeDMsPt3cqE8ttT-Mtyp8v6mQ",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}))]
+pub struct JwkSetBody {
+    /// JWKs (RFC 7517 section 4), each with `kid`, `alg` and `use: "sig"`.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+}

@@ -45,6 +45,21 @@ impl TokenPolicy {
         })
     }
 
+    /// Seconds a token can stay acceptable after it was signed: the longest lifetime, plus the
+    /// leeway. A retired signing key verifies this long after its retirement.
+    pub fn longest_token_life(&self) -> i64 {
+        [
+            self.access_lifetime,
+            self.refresh_lifetime,
+            self.sliding_lifetime,
+            self.sliding_refresh_lifetime,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+            + self.leeway
+    }
+
     pub fn lifetime(&self, token_type: TokenType) -> i64 {
         match token_type {
             TokenType::Access => self.access_lifetime,

@@ -58,6 +58,15 @@ impl TestApp {
         start(settings, dir)
     }
 
+    /// A server on the same database with changed settings (a redeploy).
+    pub fn restart_with(self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let TestApp {
+            mut settings, dir, ..
+        } = self;
+        configure(&mut settings);
+        start(settings, dir)
+    }
+
     pub fn create_user(&self, username: &str, password: &str) -> i64 {
         let pool = tokenledger::db::connect(&self.settings.database_url).expect("db");
         let mut conn = pool.get().expect("connection");

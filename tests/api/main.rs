@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod cli;
+mod keys;
 mod ledger;
 mod me;
 mod oauth;
