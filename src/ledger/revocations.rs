@@ -17,9 +17,75 @@ pub struct Revocations {
     state: RwLock<State>,
 }
 
+/// Revoked jtis. The ones we issue are 32 lowercase hex digits: kept as the 128-bit number they
+/// spell, 16 bytes inline with no allocation of their own. Any other jti (an adopted token's)
+/// is kept as a string.
+#[derive(Debug, Default)]
+pub struct RevokedSet {
+    ids: HashSet<u128>,
+    others: HashSet<Box<str>>,
+}
+
+impl RevokedSet {
+    /// The number 32 lowercase hex digits spell; `None` for anything else. Byte pairs are
+    /// decoded independently (no 32-step dependency chain through one `u128`).
+    fn compact(jti: &str) -> Option<u128> {
+        fn nibble(digit: u8) -> Option<u8> {
+            match digit {
+                b'0'..=b'9' => Some(digit - b'0'),
+                b'a'..=b'f' => Some(digit - b'a' + 10),
+                _ => None,
+            }
+        }
+        let digits: &[u8; 32] = jti.as_bytes().try_into().ok()?;
+        let mut bytes = [0u8; 16];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(u128::from_be_bytes(bytes))
+    }
+
+    pub fn insert(&mut self, jti: &str) {
+        match Self::compact(jti) {
+            Some(id) => self.ids.insert(id),
+            None => self.others.insert(jti.into()),
+        };
+    }
+
+    pub fn remove(&mut self, jti: &str) {
+        match Self::compact(jti) {
+            Some(id) => self.ids.remove(&id),
+            None => self.others.remove(jti),
+        };
+    }
+
+    pub fn contains(&self, jti: &str) -> bool {
+        match Self::compact(jti) {
+            Some(id) => self.ids.contains(&id),
+            None => self.others.contains(jti),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len() + self.others.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for RevokedSet {
+    fn from_iter<I: IntoIterator<Item = S>>(jtis: I) -> Self {
+        let mut set = Self::default();
+        jtis.into_iter().for_each(|jti| set.insert(jti.as_ref()));
+        set
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    revoked: HashSet<Box<str>>,
+    revoked: RevokedSet,
     /// Every event up to this seq is reflected in `revoked`.
     applied_seq: i64,
 }
@@ -28,10 +94,10 @@ impl State {
     fn apply(&mut self, event: &LedgerEvent) {
         match event.event {
             EventKind::Blacklisted if event.token_type.is_bearer() => {
-                self.revoked.insert(event.jti.as_str().into());
+                self.revoked.insert(&event.jti);
             }
             EventKind::Expired => {
-                self.revoked.remove(event.jti.as_str());
+                self.revoked.remove(&event.jti);
             }
             _ => {}
         }
@@ -46,7 +112,7 @@ impl Revocations {
             let jtis = view::blacklisted_bearer_jtis(conn)?;
             Ok::<_, StoreError>((jtis, head))
         })?;
-        let revoked = revoked.into_iter().map(String::into_boxed_str).collect();
+        let revoked = revoked.into_iter().collect();
         Ok(Self {
             state: RwLock::new(State {
                 revoked,
@@ -109,5 +175,29 @@ impl Revocations {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RevokedSet;
+
+    #[test]
+    fn our_jtis_and_any_other_are_told_apart_exactly() {
+        let ours = "0123456789abcdef0123456789abcdef";
+        let upper = "0123456789ABCDEF0123456789ABCDEF";
+        let mut set: RevokedSet = [ours, "adopted-token-id"].into_iter().collect();
+        assert!(set.contains(ours));
+        assert!(set.contains("adopted-token-id"));
+        // The same digits in upper case are another jti, not the same number.
+        assert!(!set.contains(upper));
+        assert!(!set.contains("0123456789abcdef0123456789abcde"));
+        set.insert(upper);
+        assert_eq!(set.len(), 3);
+        set.remove(ours);
+        set.remove("adopted-token-id");
+        assert!(!set.contains(ours) && !set.contains("adopted-token-id"));
+        assert!(set.contains(upper));
+        assert_eq!(set.len(), 1);
     }
 }
