@@ -35,20 +35,22 @@ pub fn start_signing(
     now: NaiveDateTime,
 ) -> Result<SigningRecord, StoreError> {
     write_transaction(conn, |conn| {
-        diesel::insert_into(signing_keys::table)
-            .values((
-                signing_keys::kid.eq(kid),
-                signing_keys::algorithm.eq(algorithm),
-                signing_keys::public_jwk.eq(public_jwk),
-                signing_keys::first_used_at.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-        let already_retired = signing_keys::table
+        let recorded = signing_keys::table
             .find(kid)
             .select(signing_keys::retired_at)
-            .first::<Option<NaiveDateTime>>(conn)?
-            .is_some();
+            .first::<Option<NaiveDateTime>>(conn)
+            .optional()?;
+        if recorded.is_none() {
+            diesel::insert_into(signing_keys::table)
+                .values((
+                    signing_keys::kid.eq(kid),
+                    signing_keys::algorithm.eq(algorithm),
+                    signing_keys::public_jwk.eq(public_jwk),
+                    signing_keys::first_used_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        let already_retired = recorded.flatten().is_some();
         if !already_retired {
             diesel::update(
                 signing_keys::table
