@@ -32,7 +32,7 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("signing key: {0}")]
+    #[error("signing key")]
     Key(#[from] KeyError),
     #[error(transparent)]
     User(#[from] UserError),

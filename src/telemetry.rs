@@ -1,5 +1,7 @@
 //! Structured logs to stderr (stdout is for command output), filtered by `TOKENLEDGER_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(filter: &str) {
@@ -8,5 +10,7 @@ pub fn init(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files and log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
