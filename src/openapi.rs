@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{admin, health, jwks, me, oauth, schemas, sessions, tokens};
+use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,8 @@ use crate::http::{admin, health, jwks, me, oauth, schemas, sessions, tokens};
         admin::deactivate,
         admin::activate,
         admin::revoke,
+        audit::ledger_events,
+        audit::flush_expired,
         oauth::revoke,
         oauth::introspect,
         jwks::jwks,
@@ -61,6 +63,12 @@ use crate::http::{admin, health, jwks, me, oauth, schemas, sessions, tokens};
         schemas::IntrospectionBody,
         schemas::OAuthError,
         schemas::JwkSetBody,
+        schemas::EventPage,
+        schemas::Expired,
+        crate::ledger::event::LedgerEvent,
+        crate::ledger::EventKind,
+        crate::ledger::TokenType,
+        crate::ledger::Reason,
     )),
     modifiers(&BearerAuth),
     tags(

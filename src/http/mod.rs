@@ -3,6 +3,7 @@
 //! `users`) and never touch the database themselves.
 
 pub mod admin;
+pub mod audit;
 pub mod bearer;
 pub mod body;
 pub mod error;
@@ -129,6 +130,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/admin/users/{id}/revoke/",
         "POST",
         vec![web::post().to(admin::revoke)],
+    ))
+    .service(protected(
+        "/api/admin/ledger/",
+        "GET, HEAD",
+        vec![
+            web::get().to(audit::ledger_events),
+            web::head().to(audit::ledger_events),
+        ],
+    ))
+    .service(protected(
+        "/api/admin/maintenance/flush-expired/",
+        "POST",
+        vec![web::post().to(audit::flush_expired)],
     ))
     .service(protected(
         "/oauth/introspect",

@@ -180,3 +180,18 @@ pub struct JwkSetBody {
     #[schema(value_type = Vec<Object>)]
     pub keys: Vec<serde_json::Value>,
 }
+
+/// A page of ledger events, oldest first; pass `next` as `after` for the following page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    pub events: Vec<crate::ledger::event::LedgerEvent>,
+    /// The last seq of this page when more may follow; `null` at the end.
+    pub next: Option<i64>,
+}
+
+/// How many tokens a flush recorded as expired.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"expired": 12}))]
+pub struct Expired {
+    pub expired: u64,
+}

@@ -51,7 +51,9 @@ impl TokenType {
 }
 
 /// An event as it stands in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = token_ledger)]
 pub struct LedgerEvent {
     pub seq: i64,

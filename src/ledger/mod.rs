@@ -7,6 +7,7 @@ pub mod event;
 pub mod flush;
 pub mod fold;
 pub mod follower;
+pub mod query;
 pub mod replay;
 pub mod revocations;
 pub(crate) mod text_enum;

@@ -1,0 +1,169 @@
+//! Staff-only audit and maintenance over the ledger (contract section 6).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime};
+use serde_json::json;
+
+use super::bearer::Staff;
+use super::error::{ApiError, FieldErrors};
+use super::schemas::{BearerErrorBody, Detail, EventPage, Expired, ValidationErrors};
+use super::state::AppState;
+use crate::ledger::flush;
+use crate::ledger::query::{self, EventFilter};
+use crate::time;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1_000;
+
+/// Query parameters checked one by one, collecting every field's error as DRF does.
+struct Params {
+    pairs: Vec<(String, String)>,
+    errors: FieldErrors,
+}
+
+impl Params {
+    fn of(req: &HttpRequest) -> Self {
+        Self {
+            pairs: serde_urlencoded::from_str(req.query_string()).unwrap_or_default(),
+            errors: FieldErrors::new(),
+        }
+    }
+
+    /// The last value given for `name`, if non-empty (DRF filters ignore empty values).
+    fn raw(&self, name: &str) -> Option<String> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.clone())
+    }
+
+    fn parsed<T>(&mut self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.raw(name)?;
+        match parse(&raw) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.errors.insert(name.into(), json!([message]));
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, name: &str) -> Option<i64> {
+        self.parsed(name, |raw| {
+            raw.trim()
+                .parse()
+                .map_err(|_| "A valid integer is required.".to_owned())
+        })
+    }
+
+    fn choice<T: std::str::FromStr>(&mut self, name: &str) -> Option<T> {
+        self.parsed(name, |raw| {
+            raw.parse()
+                .map_err(|_| format!("\"{raw}\" is not a valid choice."))
+        })
+    }
+
+    fn datetime(&mut self, name: &str) -> Option<NaiveDateTime> {
+        self.parsed(name, |raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|at| at.naive_utc())
+                .map_err(|_| {
+                    "Datetime has wrong format. Use one of these formats instead: \
+                     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+                        .to_owned()
+                })
+        })
+    }
+
+    fn limit(&mut self) -> i64 {
+        let limit = self.integer("limit").unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            self.errors.insert(
+                "limit".into(),
+                json!([format!("Ensure this value is between 1 and {MAX_LIMIT}.")]),
+            );
+        }
+        limit
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Fields(self.errors))
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/admin/ledger/", tag = "admin",
+    summary = "Ledger events, oldest first, filtered, paged by seq",
+    params(
+        ("user_id" = Option<i64>, Query, description = "events of this user's tokens"),
+        ("jti" = Option<String>, Query, description = "events of one token"),
+        ("sid" = Option<String>, Query, description = "events of one session"),
+        ("event" = Option<String>, Query, description = "issued, rotated, blacklisted, expired, reuse_detected"),
+        ("reason" = Option<String>, Query, description = "a blacklisting reason: logout, rotation, logout_all, reuse_detected, password_changed, user_deactivated, admin, revoked, lockout"),
+        ("since" = Option<String>, Query, description = "RFC 3339; events at or after it"),
+        ("until" = Option<String>, Query, description = "RFC 3339; events before it"),
+        ("after" = Option<i64>, Query, description = "the previous page's `next`: events with a greater seq"),
+        ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 100)"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = EventPage),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+    )
+)]
+pub async fn ledger_events(
+    _staff: Staff,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Params::of(&req);
+    let filter = EventFilter {
+        user_id: params.integer("user_id"),
+        jti: params.raw("jti"),
+        sid: params.raw("sid"),
+        event: params.choice("event"),
+        reason: params.choice("reason"),
+        since: params.datetime("since"),
+        until: params.datetime("until"),
+        after: params.integer("after"),
+    };
+    let limit = params.limit();
+    params.finish()?;
+    let pool = state.tokens.ledger().pool().clone();
+    let events = web::block(move || query::events(&mut *pool.get()?, &filter, limit)).await??;
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last().map(|event| event.seq))
+        .flatten();
+    Ok(HttpResponse::Ok().json(EventPage { events, next }))
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/maintenance/flush-expired/", tag = "admin",
+    summary = "Record `expired` for every ended token and drop it from the view (as the CLI)",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = Expired),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+    )
+)]
+pub async fn flush_expired(
+    _staff: Staff,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ledger = state.tokens.ledger().clone();
+    let leeway = std::time::Duration::from_secs(state.tokens.policy().leeway.max(0) as u64);
+    let expired = web::block(move || {
+        let cutoff = flush::cutoff(time::now(), leeway);
+        flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Expired { expired }))
+}
