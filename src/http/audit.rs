@@ -6,10 +6,13 @@ use serde_json::json;
 
 use super::bearer::Staff;
 use super::error::{ApiError, FieldErrors};
-use super::schemas::{BearerErrorBody, Detail, EventPage, Expired, ValidationErrors};
+use super::schemas::{
+    BearerErrorBody, Detail, EventPage, Expired, TokenBody, TokenHistory, TokenPage, TokensAt,
+    ValidationErrors,
+};
 use super::state::AppState;
 use crate::ledger::flush;
-use crate::ledger::query::{self, EventFilter};
+use crate::ledger::query::{self, EventFilter, TokenFilter};
 use crate::time;
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -166,4 +169,136 @@ pub async fn flush_expired(
     })
     .await??;
     Ok(HttpResponse::Ok().json(Expired { expired }))
+}
+
+#[utoipa::path(
+    get, path = "/api/admin/tokens/", tag = "admin",
+    summary = "The view: tokens by state, user and type, paged by cursor",
+    params(
+        ("state" = Option<String>, Query, description = "outstanding or blacklisted"),
+        ("user_id" = Option<i64>, Query),
+        ("token_type" = Option<String>, Query, description = "access, refresh or sliding"),
+        ("cursor" = Option<String>, Query, description = "the previous page's `next`"),
+        ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 100)"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = TokenPage),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+    )
+)]
+pub async fn tokens(
+    _staff: Staff,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Params::of(&req);
+    let filter = TokenFilter {
+        state: params.choice("state"),
+        user_id: params.integer("user_id"),
+        token_type: params.choice("token_type"),
+        after_jti: params.raw("cursor"),
+    };
+    let limit = params.limit();
+    params.finish()?;
+    let pool = state.tokens.ledger().pool().clone();
+    let rows = web::block(move || query::tokens(&mut *pool.get()?, &filter, limit)).await??;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|row| row.jti.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(TokenPage {
+        results: rows.into_iter().map(TokenBody::from).collect(),
+        next,
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/tokens/{jti}/blacklist/", tag = "admin",
+    summary = "Blacklist one token (reason admin); idempotent",
+    params(("jti" = String, Path)),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The token, blacklisted", body = TokenBody),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "The view holds no such token", body = Detail),
+    )
+)]
+pub async fn blacklist_token(
+    staff: Staff,
+    jti: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = state.tokens.clone();
+    let actor = format!("admin:{}", staff.0.user.id);
+    let row = web::block(move || tokens.admin_blacklist(&jti, &actor))
+        .await??
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(TokenBody::from(row)))
+}
+
+#[utoipa::path(
+    get, path = "/api/admin/tokens/{jti}/history/", tag = "admin",
+    summary = "A token's events and its rotation lineage: its ancestors by parent_jti, itself, and every token descending from it",
+    description = "An access token's parent is the refresh token presented to mint it. Tokens already flushed from the view appear in the state they had when they ended.",
+    params(("jti" = String, Path)),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = TokenHistory),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "The ledger never saw this jti", body = Detail),
+    )
+)]
+pub async fn token_history(
+    _staff: Staff,
+    jti: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let pool = state.tokens.ledger().pool().clone();
+    let jti = jti.into_inner();
+    let wanted = jti.clone();
+    let history = web::block(move || query::history(&mut *pool.get()?, &wanted))
+        .await??
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(TokenHistory {
+        jti,
+        events: history.events,
+        lineage: history.lineage.into_iter().map(TokenBody::from).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/api/admin/users/{id}/tokens/", tag = "admin",
+    summary = "The user's tokens as they stood at an instant, replayed from the ledger",
+    params(
+        ("id" = i64, Path),
+        ("at" = Option<String>, Query, description = "RFC 3339 (default: now); tokens whose lifetime had not ended then, in their state then"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, body = TokensAt),
+        (status = 400, body = ValidationErrors),
+        (status = 401, body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+    )
+)]
+pub async fn tokens_at(
+    _staff: Staff,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Params::of(&req);
+    let at = params.datetime("at").unwrap_or_else(time::now);
+    params.finish()?;
+    let user_id = id.into_inner();
+    let pool = state.tokens.ledger().pool().clone();
+    let rows = web::block(move || query::tokens_at(&mut *pool.get()?, user_id, at)).await??;
+    Ok(HttpResponse::Ok().json(TokensAt {
+        at: time::rfc3339::format(&at),
+        tokens: rows.into_iter().map(TokenBody::from).collect(),
+    }))
 }

@@ -140,6 +140,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(protected(
+        "/api/admin/tokens/",
+        "GET, HEAD",
+        vec![web::get().to(audit::tokens), web::head().to(audit::tokens)],
+    ))
+    .service(protected(
+        "/api/admin/tokens/{jti}/blacklist/",
+        "POST",
+        vec![web::post().to(audit::blacklist_token)],
+    ))
+    .service(protected(
+        "/api/admin/tokens/{jti}/history/",
+        "GET, HEAD",
+        vec![
+            web::get().to(audit::token_history),
+            web::head().to(audit::token_history),
+        ],
+    ))
+    .service(protected(
+        "/api/admin/users/{id}/tokens/",
+        "GET, HEAD",
+        vec![
+            web::get().to(audit::tokens_at),
+            web::head().to(audit::tokens_at),
+        ],
+    ))
+    .service(protected(
         "/api/admin/maintenance/flush-expired/",
         "POST",
         vec![web::post().to(audit::flush_expired)],

@@ -195,3 +195,64 @@ pub struct EventPage {
 pub struct Expired {
     pub expired: u64,
 }
+
+/// A token as the view holds it (contract section 6), plus its parent and rotation time.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"jti": "eafda9a0004343e2a88405038180283f", "token_type": "refresh", "user_id": 2,
+    "sid": "e9506ba8255c43d3a988f23b2ca6caac", "issued_at": "2026-11-22T10:00:00Z",
+    "expires_at": "2026-11-23T10:00:00Z", "state": "blacklisted", "blacklisted_at": "2026-11-22T10:05:00Z",
+    "reason": "rotation", "parent_jti": null, "rotated_at": "2026-11-22T10:05:00Z"}))]
+pub struct TokenBody {
+    pub jti: String,
+    pub token_type: crate::ledger::TokenType,
+    pub user_id: i64,
+    pub sid: String,
+    pub issued_at: String,
+    pub expires_at: String,
+    pub state: crate::ledger::view::TokenState,
+    pub blacklisted_at: Option<String>,
+    pub reason: Option<crate::ledger::Reason>,
+    pub parent_jti: Option<String>,
+    pub rotated_at: Option<String>,
+}
+
+impl From<crate::ledger::TokenRow> for TokenBody {
+    fn from(row: crate::ledger::TokenRow) -> Self {
+        use crate::time::rfc3339::format;
+        Self {
+            jti: row.jti,
+            token_type: row.token_type,
+            user_id: row.user_id,
+            sid: row.sid,
+            issued_at: format(&row.issued_at),
+            expires_at: format(&row.expires_at),
+            state: row.state,
+            blacklisted_at: row.blacklisted_at.as_ref().map(format),
+            reason: row.reason,
+            parent_jti: row.parent_jti,
+            rotated_at: row.rotated_at.as_ref().map(format),
+        }
+    }
+}
+
+/// A page of the view in jti order; pass `next` as `cursor` for the following page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPage {
+    pub results: Vec<TokenBody>,
+    pub next: Option<String>,
+}
+
+/// A token's events and its rotation lineage (ancestors, itself, descendants).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenHistory {
+    pub jti: String,
+    pub events: Vec<crate::ledger::event::LedgerEvent>,
+    pub lineage: Vec<TokenBody>,
+}
+
+/// A user's tokens as they stood at `at`, replayed from the ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensAt {
+    pub at: String,
+    pub tokens: Vec<TokenBody>,
+}

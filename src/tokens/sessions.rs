@@ -68,6 +68,26 @@ pub struct Introspection {
 }
 
 impl TokenService {
+    /// An admin blacklists one token (reason `admin`). Idempotent: an already blacklisted
+    /// token gets no second event. `None` if the view does not hold the token.
+    pub fn admin_blacklist(&self, jti: &str, actor: &str) -> Result<Option<TokenRow>, StoreError> {
+        let found = self.ledger().write(|conn| {
+            let Some(row) = view::find(conn, jti)? else {
+                return Ok(Decision::nothing(false));
+            };
+            if row.is_blacklisted() {
+                return Ok(Decision::nothing(true));
+            }
+            let event = NewEvent::blacklisted(row.token_ref(), Reason::Admin, time::now())
+                .by(Some(actor.into()));
+            Ok::<_, StoreError>(Decision::new(vec![event], true))
+        })?;
+        if !found {
+            return Ok(None);
+        }
+        view::find(&mut *self.ledger().pool().get()?, jti)
+    }
+
     pub fn sessions(&self, user_id: i64) -> Result<Vec<SessionSummary>, StoreError> {
         let mut conn = self.ledger().pool().get()?;
         Ok(summarise(&view::of_user(&mut conn, user_id)?, time::now()))

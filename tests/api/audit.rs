@@ -212,3 +212,242 @@ async fn the_flush_endpoint_expires_ended_tokens_once() {
     assert_eq!(events(&app, &admin, "event=expired").await.len(), 1);
     app.assert_view_matches_ledger();
 }
+
+async fn get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+}
+
+fn jtis(tokens: &Value) -> Vec<String> {
+    tokens
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|token| token["jti"].as_str().expect("jti").to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_view_lists_by_state_user_and_type_with_a_cursor() {
+    let app = spawn_app().await;
+    some_history(&app).await;
+    let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
+    let all = body(get(&app, &admin, "/api/admin/tokens/?limit=1000").await).await;
+    let all_jtis = jtis(&all["results"]);
+    assert!(all_jtis.len() >= 8);
+    assert_eq!(all["next"], Value::Null);
+    let first = &all["results"][0];
+    let fields: Vec<&String> = first.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields[..9],
+        [
+            "jti",
+            "token_type",
+            "user_id",
+            "sid",
+            "issued_at",
+            "expires_at",
+            "state",
+            "blacklisted_at",
+            "reason"
+        ]
+    );
+
+    let mut walked = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = body(
+            get(
+                &app,
+                &admin,
+                &format!("/api/admin/tokens/?limit=3&cursor={cursor}"),
+            )
+            .await,
+        )
+        .await;
+        walked.extend(jtis(&page["results"]));
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all_jtis);
+
+    let blacklisted = body(get(&app, &admin, "/api/admin/tokens/?state=blacklisted").await).await;
+    let blacklisted = blacklisted["results"].as_array().unwrap().clone();
+    // The rotated refresh token, the logged-out one and its session's two access tokens.
+    assert_eq!(blacklisted.len(), 4);
+    assert!(
+        blacklisted
+            .iter()
+            .all(|t| t["state"] == "blacklisted" && t["blacklisted_at"].is_string())
+    );
+    let refresh = body(
+        get(
+            &app,
+            &admin,
+            "/api/admin/tokens/?token_type=refresh&user_id=1",
+        )
+        .await,
+    )
+    .await;
+    let refresh = refresh["results"].as_array().unwrap().clone();
+    assert_eq!(refresh.len(), 1, "the admin's own login");
+    assert!(
+        refresh
+            .iter()
+            .all(|t| t["token_type"] == "refresh" && t["user_id"] == 1)
+    );
+
+    assert_answer(
+        get(&app, &admin, "/api/admin/tokens/?state=gone&token_type=bearer").await,
+        400,
+        r#"{"state":["\"gone\" is not a valid choice."],"token_type":["\"bearer\" is not a valid choice."]}"#,
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_admin_blacklists_one_token_once_and_it_is_refused_at_once() {
+    let app = spawn_app().await;
+    app.create_user(ALICE.0, ALICE.1);
+    let (_, access) = app.login(ALICE.0, ALICE.1).await;
+    let jti = claims_of(&access)["jti"].as_str().unwrap().to_owned();
+    let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
+    let blacklist = || {
+        app.client
+            .post(app.url(&format!("/api/admin/tokens/{jti}/blacklist/")))
+            .bearer_auth(&admin)
+            .send()
+    };
+    for _ in 0..2 {
+        let response = blacklist().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let token = body(response).await;
+        assert_eq!(
+            (&token["jti"], &token["state"], &token["reason"]),
+            (&json!(jti), &json!("blacklisted"), &json!("admin"))
+        );
+    }
+    let recorded = events(&app, &admin, &format!("jti={jti}&event=blacklisted")).await;
+    assert_eq!(recorded.len(), 1, "idempotent: no second event");
+    assert_eq!(recorded[0]["actor"], "admin:1");
+    let refused = body(app.me_with(&access).await).await;
+    assert_eq!(refused["messages"][0]["message"], "Token is blacklisted");
+
+    let unknown = app
+        .client
+        .post(app.url("/api/admin/tokens/0123456789abcdef0123456789abcdef/blacklist/"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_answer(unknown, 404, r#"{"detail":"Not found."}"#).await;
+}
+
+#[actix_web::test]
+async fn history_shows_a_tokens_events_and_its_whole_rotation_chain() {
+    let app = spawn_app().await;
+    app.create_user(ALICE.0, ALICE.1);
+    let (r1, a1) = app.login(ALICE.0, ALICE.1).await;
+    let second = body(app.refresh(&r1).await).await;
+    let r2 = second["refresh"].as_str().unwrap().to_owned();
+    let a2 = second["access"].as_str().unwrap().to_owned();
+    let third = body(app.refresh(&r2).await).await;
+    let r3 = third["refresh"].as_str().unwrap().to_owned();
+    let jti = |token: &str| claims_of(token)["jti"].as_str().unwrap().to_owned();
+    let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
+
+    let history = body(
+        get(
+            &app,
+            &admin,
+            &format!("/api/admin/tokens/{}/history/", jti(&r2)),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(history["jti"], jti(&r2));
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["issued", "rotated", "blacklisted"]);
+    let lineage = jtis(&history["lineage"]);
+    // Its ancestor r1, itself, its successor r3, and the access token minted by presenting it.
+    // The access tokens minted by r1 (a1 at login, a2 at the first refresh) are r2's siblings.
+    let third_access = jti(third["access"].as_str().unwrap());
+    assert_eq!(lineage.len(), 4);
+    for member in [jti(&r1), jti(&r2), jti(&r3), third_access] {
+        assert!(lineage.contains(&member), "{member} in the lineage");
+    }
+    assert!(!lineage.contains(&jti(&a1)) && !lineage.contains(&jti(&a2)));
+    assert_eq!(lineage[0], jti(&r1), "oldest first");
+
+    let unknown = get(&app, &admin, "/api/admin/tokens/nope/history/").await;
+    assert_answer(unknown, 404, r#"{"detail":"Not found."}"#).await;
+}
+
+#[actix_web::test]
+async fn a_users_tokens_at_an_instant_are_replayed_from_the_ledger() {
+    let rfc3339 = || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+    let app = spawn_app().await;
+    let alice = app.create_user(ALICE.0, ALICE.1);
+    let before_login = rfc3339();
+    pause().await;
+    let (_, access) = app.login(ALICE.0, ALICE.1).await;
+    pause().await;
+    let logged_in = rfc3339();
+    pause().await;
+    let all = app
+        .client
+        .post(app.url("/api/logout/all/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.status(), 200);
+    let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
+    let at = |instant: &str| {
+        let path = format!(
+            "/api/admin/users/{alice}/tokens/?at={}",
+            instant.replace('+', "%2B")
+        );
+        let app = &app;
+        let admin = admin.clone();
+        async move { body(get(app, &admin, &path).await).await }
+    };
+    assert_eq!(at(&before_login).await["tokens"], json!([]));
+    let then = at(&logged_in).await;
+    assert_eq!(then["tokens"].as_array().unwrap().len(), 2);
+    assert!(
+        then["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "outstanding")
+    );
+    let now = at(&rfc3339()).await;
+    assert_eq!(now["tokens"].as_array().unwrap().len(), 2);
+    assert!(
+        now["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "blacklisted" && t["reason"] == "logout_all")
+    );
+
+    assert_answer(
+        get(&app, &admin, &format!("/api/admin/users/{alice}/tokens/?at=noon")).await,
+        400,
+        r#"{"at":["Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]}"#,
+    )
+    .await;
+}
