@@ -451,3 +451,51 @@ async fn a_users_tokens_at_an_instant_are_replayed_from_the_ledger() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn the_ledger_command_prints_the_same_events_as_json_lines_csv_and_a_table() {
+    let app = spawn_app().await;
+    some_history(&app).await;
+    let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
+    let over_http = events(&app, &admin, "limit=1000").await;
+    let stdout = |args: &[&str]| {
+        let output = app.cli(args, None);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+
+    let json: Vec<Value> = stdout(&["ledger", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(json, over_http);
+
+    let csv = stdout(&["ledger", "--format", "csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("seq,at,event,jti,token_type,user_id,sid,parent_jti,reason,actor,expires_at")
+    );
+    assert_eq!(lines.count(), over_http.len());
+
+    let table = stdout(&["ledger"]);
+    let mut rows = table.lines();
+    let header: Vec<&str> = rows.next().expect("a header").split_whitespace().collect();
+    assert_eq!(header[..3], ["seq", "at", "event"]);
+    assert_eq!(rows.count(), over_http.len());
+
+    let rotated = stdout(&["ledger", "--event", "rotated", "--format", "json"]);
+    assert_eq!(rotated.lines().count(), 1);
+    assert_eq!(
+        stdout(&["ledger", "--limit", "2", "--after", "3", "--format", "json"])
+            .lines()
+            .count(),
+        2
+    );
+    let bad = app.cli(&["ledger", "--event", "nope"], None);
+    assert_eq!(bad.status.code(), Some(2));
+}

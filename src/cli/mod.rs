@@ -1,6 +1,8 @@
 //! The command line (contract section 1). Usage errors exit 2 (clap); failures exit 1 with
 //! one sentence on stderr.
 
+mod ledger;
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,8 @@ pub enum Command {
     },
     /// Record `expired` for every token whose lifetime has ended; prints how many.
     FlushExpired,
+    /// Audit query on the ledger, oldest first.
+    Ledger(ledger::LedgerQuery),
     /// Check or rebuild the view folded from the ledger.
     View {
         #[command(subcommand)]
@@ -108,6 +112,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::View { action } => view(settings, action),
+        Command::Ledger(query) => {
+            let pool = db::connect(&settings.database_url)?;
+            let mut out = std::io::stdout().lock();
+            ledger::run(&mut *pool.get()?, query, &mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => Ok(ExitCode::SUCCESS),
     }
 }
