@@ -135,6 +135,9 @@ pub struct Settings {
     pub auth_header_types: Vec<String>,
     #[serde(with = "lenient::comma_list")]
     pub auth_token_types: Vec<String>,
+    /// How often `serve` runs flush-expired; zero turns it off.
+    #[serde(with = "lenient::duration")]
+    pub flush_interval: Duration,
     #[serde(with = "lenient::byte_size")]
     pub max_body: usize,
     #[serde(deserialize_with = "lenient::boolean")]
@@ -167,6 +170,7 @@ impl Default for Settings {
             audience: None,
             auth_header_types: vec!["Bearer".into()],
             auth_token_types: vec!["access".into()],
+            flush_interval: Duration::from_secs(3600),
             max_body: 64 * 1024,
             update_last_login: false,
             username_field: UsernameField::Username,

@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::{ConfigError, Secret, Settings};
 use crate::db::{self, StoreError};
 use crate::http::{self, AppState};
-use crate::ledger::{Ledger, follower};
+use crate::ledger::{Ledger, flush, follower};
 use crate::openapi::ApiDoc;
 use crate::time;
 use crate::tokens::keys::{KeyError, PublicKey, RetiredKey, SigningKey};
@@ -193,11 +193,12 @@ pub fn bootstrap_admin(tokens: &TokenService, settings: &Settings) -> Result<(),
     Ok(())
 }
 
-/// A running HTTP server and the follower thread that keeps its revocations current.
+/// A running HTTP server, the follower thread that keeps its revocations current, and the
+/// scheduled flush.
 pub struct Application {
     server: Server,
     address: SocketAddr,
-    stop_follower: Arc<AtomicBool>,
+    stop_background: Arc<AtomicBool>,
 }
 
 impl Application {
@@ -215,11 +216,17 @@ impl Application {
             source,
         })?;
         let address = listener.local_addr()?;
-        let stop_follower = Arc::new(AtomicBool::new(false));
+        let stop_background = Arc::new(AtomicBool::new(false));
         follower::spawn(
             tokens.ledger().clone(),
             FOLLOW_INTERVAL,
-            stop_follower.clone(),
+            stop_background.clone(),
+        )?;
+        flush::spawn_scheduled(
+            tokens.ledger().clone(),
+            settings.flush_interval,
+            settings.leeway,
+            stop_background.clone(),
         )?;
 
         let state = web::Data::new(AppState::new(
@@ -249,7 +256,7 @@ impl Application {
         Ok(Self {
             server,
             address,
-            stop_follower,
+            stop_background,
         })
     }
 
@@ -264,7 +271,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM; in-flight requests finish first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.stop_follower.store(true, Ordering::Relaxed);
+        self.stop_background.store(true, Ordering::Relaxed);
         result
     }
 }

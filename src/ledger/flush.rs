@@ -1,10 +1,16 @@
 //! `flush-expired`: records an `expired` event for every token whose lifetime has ended and
 //! so drops it from the view, in bounded batches so no transaction holds the write lock long.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
 use chrono::NaiveDateTime;
 
 use super::{Decision, Ledger, NewEvent, view};
 use crate::db::StoreError;
+use crate::time;
 
 pub const DEFAULT_BATCH: i64 = 1_000;
 
@@ -38,4 +44,37 @@ pub fn flush_expired(
             return Ok(total);
         }
     }
+}
+
+/// `serve`'s scheduled flush: every `interval` (none when zero) until `stop` is set. Each
+/// batch is its own short write transaction, so requests interleave with a long flush.
+pub fn spawn_scheduled(
+    ledger: Ledger,
+    interval: Duration,
+    leeway: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<Option<JoinHandle<()>>> {
+    if interval.is_zero() {
+        return Ok(None);
+    }
+    // Short naps, so a stopping server is not held up by a long interval.
+    let nap = interval.min(Duration::from_millis(250));
+    std::thread::Builder::new()
+        .name(format!("{}-flush", crate::db::BACKGROUND_THREAD_PREFIX))
+        .spawn(move || {
+            let mut last = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(nap);
+                if last.elapsed() < interval {
+                    continue;
+                }
+                last = Instant::now();
+                match flush_expired(&ledger, cutoff(time::now(), leeway), DEFAULT_BATCH, |_| {}) {
+                    Ok(0) => {}
+                    Ok(expired) => tracing::info!(expired, "scheduled flush-expired"),
+                    Err(err) => tracing::warn!(error = %err, "scheduled flush-expired failed; retrying next interval"),
+                }
+            }
+        })
+        .map(Some)
 }

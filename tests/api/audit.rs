@@ -499,3 +499,31 @@ async fn the_ledger_command_prints_the_same_events_as_json_lines_csv_and_a_table
     let bad = app.cli(&["ledger", "--event", "nope"], None);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[actix_web::test]
+async fn serve_flushes_on_its_own_schedule_and_zero_turns_it_off() {
+    let short = |s: &mut tokenledger::config::Settings| {
+        s.access_token_lifetime = Duration::from_secs(1);
+        s.sliding_token_lifetime = Duration::from_secs(1);
+    };
+    let scheduled = spawn_app_with(|s| {
+        short(s);
+        s.flush_interval = Duration::from_secs(1);
+    })
+    .await;
+    let off = spawn_app_with(|s| {
+        short(s);
+        s.flush_interval = Duration::ZERO;
+    })
+    .await;
+    for app in [&scheduled, &off] {
+        app.create_user(ALICE.0, ALICE.1);
+        app.login(ALICE.0, ALICE.1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    for (app, expected) in [(&scheduled, 1), (&off, 0)] {
+        let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
+        let expired = events(app, &admin, "event=expired").await;
+        assert_eq!(expired.len(), expected);
+    }
+}
