@@ -44,7 +44,7 @@ pub enum Command {
     /// Record `expired` for every token whose lifetime has ended; prints how many.
     FlushExpired,
     /// Audit query on the ledger, oldest first.
-    Ledger(ledger::LedgerQuery),
+    Ledger(ledger::LedgerArgs),
     /// Check or rebuild the view folded from the ledger.
     View {
         #[command(subcommand)]
@@ -112,12 +112,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::View { action } => view(settings, action),
-        Command::Ledger(query) => {
+        Command::Ledger(args) => {
             let pool = db::connect(&settings.database_url)?;
-            let mut out = std::io::stdout().lock();
-            ledger::run(&mut *pool.get()?, query, &mut out)?;
-            out.flush()?;
-            Ok(ExitCode::SUCCESS)
+            let mut conn = pool.get()?;
+            match args.action {
+                Some(ledger::LedgerAction::Verify) => ledger::verify(&mut conn),
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    ledger::run(&mut conn, args.query, &mut out)?;
+                    out.flush()?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         Command::Openapi => Ok(ExitCode::SUCCESS),
     }

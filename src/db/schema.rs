@@ -26,6 +26,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         actor -> Nullable<Text>,
         expires_at -> Timestamp,
+        hash -> Text,
     }
 }
 
@@ -63,10 +64,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ledger_compactions (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        up_to_seq -> BigInt,
+        up_to_hash -> Text,
+        removed -> BigInt,
+        export_sha256 -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     token_ledger,
     token_view,
     service_secrets,
-    signing_keys
+    signing_keys,
+    ledger_compactions
 );

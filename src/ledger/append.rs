@@ -6,18 +6,23 @@ use std::collections::HashMap;
 use diesel::dsl::max;
 use diesel::prelude::*;
 
+use super::chain;
 use super::event::{LedgerEvent, NewEvent};
 use super::fold::fold;
 use super::view::{self, TokenRow};
 use crate::db::schema::token_ledger;
 use crate::db::{DbConn, StoreError};
 
-/// The newest seq in the ledger (0 when empty).
+/// The newest seq in the ledger (when a compaction removed every event, the last it removed;
+/// 0 for a new ledger).
 pub fn head_seq(conn: &mut DbConn) -> Result<i64, StoreError> {
-    Ok(token_ledger::table
+    let newest = token_ledger::table
         .select(max(token_ledger::seq))
-        .first::<Option<i64>>(conn)?
-        .unwrap_or(0))
+        .first::<Option<i64>>(conn)?;
+    match newest {
+        Some(seq) => Ok(seq),
+        None => Ok(chain::anchor(conn)?.0),
+    }
 }
 
 /// Must run inside a write transaction: the seqs are `head + 1 ..`, which is only safe while
@@ -26,11 +31,16 @@ pub fn append(conn: &mut DbConn, events: Vec<NewEvent>) -> Result<Vec<LedgerEven
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let head = head_seq(conn)?;
+    let (head, mut previous) = chain::head(conn)?;
     let stored: Vec<LedgerEvent> = events
         .into_iter()
         .zip(head + 1..)
-        .map(|(event, seq)| event.with_seq(seq))
+        .map(|(event, seq)| {
+            let mut event = event.with_seq(seq);
+            event.hash = chain::link(&previous, &event);
+            previous.clone_from(&event.hash);
+            event
+        })
         .collect();
     for chunk in stored.chunks(500) {
         diesel::insert_into(token_ledger::table)

@@ -69,6 +69,8 @@ pub struct LedgerEvent {
     pub actor: Option<String>,
     #[serde(serialize_with = "rfc3339::serialize")]
     pub expires_at: NaiveDateTime,
+    /// SHA-256 over the previous event's hash and this event's fields (see `chain`).
+    pub hash: String,
 }
 
 /// The token an event is about: what every event of one token repeats.
@@ -150,6 +152,7 @@ impl NewEvent {
             reason: self.reason,
             actor: self.actor,
             expires_at: self.token.expires_at,
+            hash: String::new(),
         }
     }
 }

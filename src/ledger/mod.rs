@@ -3,6 +3,7 @@
 //! (`replay`), and the in-memory revocation state with its follower.
 
 pub mod append;
+pub mod chain;
 pub mod event;
 pub mod flush;
 pub mod fold;
@@ -67,6 +68,13 @@ impl<E> From<StoreError> for TxError<E> {
 
 impl Ledger {
     pub fn open(pool: DbPool) -> Result<Self, StoreError> {
+        let sealed = chain::backfill(&mut *pool.get()?)?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "hashed the ledger events written before the hash chain"
+            );
+        }
         let revocations = Revocations::load(&mut *pool.get()?)?;
         Ok(Self {
             pool,

@@ -88,7 +88,8 @@ async fn paging_by_seq_walks_every_event_once_oldest_first() {
             "parent_jti",
             "reason",
             "actor",
-            "expires_at"
+            "expires_at",
+            "hash"
         ]
     );
 }
@@ -478,7 +479,7 @@ async fn the_ledger_command_prints_the_same_events_as_json_lines_csv_and_a_table
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("seq,at,event,jti,token_type,user_id,sid,parent_jti,reason,actor,expires_at")
+        Some("seq,at,event,jti,token_type,user_id,sid,parent_jti,reason,actor,expires_at,hash")
     );
     assert_eq!(lines.count(), over_http.len());
 

@@ -15,4 +15,5 @@ mod requests;
 mod rotation;
 mod sessions;
 mod sliding;
+mod tamper;
 mod tokens;
