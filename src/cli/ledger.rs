@@ -8,9 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets};
 
 use crate::db::DbConn;
-use crate::ledger::chain;
 use crate::ledger::event::{EventKind, LedgerEvent, Reason};
 use crate::ledger::query::{self, EventFilter};
+use crate::ledger::{chain, retention};
 use crate::time::rfc3339;
 
 const PAGE: i64 = 1_000;
@@ -38,6 +38,16 @@ pub struct LedgerArgs {
 pub enum LedgerAction {
     /// Check the hash chain; exit 1 naming the first bad seq.
     Verify,
+    /// Export events older than --before to a new JSON Lines file, then remove them from the
+    /// ledger and record the compaction (events of tokens still in the view stay).
+    Compact {
+        /// RFC 3339: only events before this instant may go.
+        #[arg(long, value_name = "T", value_parser = parse_instant)]
+        before: NaiveDateTime,
+        /// The JSON Lines file to write (must not exist yet).
+        #[arg(long, value_name = "FILE")]
+        export: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -195,4 +205,32 @@ pub fn verify(conn: &mut DbConn) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::from(1))
         }
     }
+}
+
+/// `ledger compact`: the export is written and synced before anything is removed.
+pub fn compact(
+    conn: &mut DbConn,
+    before: NaiveDateTime,
+    export: &std::path::Path,
+) -> anyhow::Result<std::process::ExitCode> {
+    let file = std::fs::File::create_new(export).map_err(|err| {
+        anyhow::anyhow!("cannot create the export file {}: {err}", export.display())
+    })?;
+    let mut writer = std::io::BufWriter::new(file);
+    let done = retention::compact(conn, before, &mut writer)?;
+    if done.removed == 0 {
+        println!("nothing to compact: no event before that instant is free to go");
+    } else {
+        println!(
+            "exported and removed {} events (seq {}..={}) to {}; sha256 {}; the chain now starts after seq {} (hash {})",
+            done.removed,
+            done.first_seq,
+            done.up_to_seq,
+            export.display(),
+            done.export_sha256,
+            done.up_to_seq,
+            done.up_to_hash
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -117,6 +117,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut conn = pool.get()?;
             match args.action {
                 Some(ledger::LedgerAction::Verify) => ledger::verify(&mut conn),
+                Some(ledger::LedgerAction::Compact { before, export }) => {
+                    ledger::compact(&mut conn, before, &export)
+                }
                 None => {
                     let mut out = std::io::stdout().lock();
                     ledger::run(&mut conn, args.query, &mut out)?;

@@ -10,6 +10,7 @@ pub mod fold;
 pub mod follower;
 pub mod query;
 pub mod replay;
+pub mod retention;
 pub mod revocations;
 pub(crate) mod text_enum;
 pub mod view;

@@ -153,3 +153,107 @@ async fn events_written_before_the_chain_are_hashed_when_the_ledger_opens() {
     app.login(ALICE.0, ALICE.1).await;
     assert_eq!(verify(&app).0, Some(0));
 }
+
+#[actix_web::test]
+async fn compaction_exports_then_removes_only_what_no_held_token_needs() {
+    use sha2::{Digest, Sha256};
+    use std::time::Duration;
+
+    let app = spawn_app_with(|s| {
+        s.access_token_lifetime = Duration::from_secs(1);
+        s.refresh_token_lifetime = Duration::from_secs(1);
+        s.flush_interval = Duration::ZERO;
+    })
+    .await;
+    app.create_user(ALICE.0, ALICE.1);
+    let (refresh, _) = app.login(ALICE.0, ALICE.1).await; // seq 1, 2
+    let logout = app
+        .post_json("/api/token/blacklist/", json!({"refresh": refresh}))
+        .await; // seq 3, 4
+    assert_eq!(logout.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(app.cli(&["flush-expired"], None).status.success()); // seq 5, 6
+    app.login(ALICE.0, ALICE.1).await; // seq 7, 8: still held by the view
+
+    let export = app.dir.path().join("ledger-2026.jsonl");
+    let export_arg = export.display().to_string();
+    let now = chrono::Utc::now().to_rfc3339();
+    let output = app.cli(
+        &[
+            "ledger",
+            "compact",
+            "--before",
+            &now,
+            "--export",
+            &export_arg,
+        ],
+        None,
+    );
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{printed}");
+    assert!(
+        printed.starts_with("exported and removed 6 events (seq 1..=6)"),
+        "{printed}"
+    );
+
+    let exported = std::fs::read(&export).unwrap();
+    let lines: Vec<serde_json::Value> = exported
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    let seqs: Vec<i64> = lines.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    let digest = hex::encode(Sha256::digest(&exported));
+    assert!(printed.contains(&format!("sha256 {digest}")), "{printed}");
+
+    let remaining = app.cli(&["ledger", "--format", "json"], None);
+    let remaining: Vec<i64> = String::from_utf8(remaining.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(remaining, [7, 8]);
+    assert_eq!(
+        verify(&app).0,
+        Some(0),
+        "the chain continues from the recorded anchor"
+    );
+    assert_eq!(
+        view_check(&app),
+        Some(0),
+        "what remains still folds into the view"
+    );
+
+    // New events chain on; a second compaction has nothing to take; an export is never
+    // overwritten.
+    app.login(ALICE.0, ALICE.1).await;
+    assert_eq!(verify(&app).0, Some(0));
+    let again = app.dir.path().join("again.jsonl").display().to_string();
+    let nothing = app.cli(
+        &["ledger", "compact", "--before", &now, "--export", &again],
+        None,
+    );
+    assert!(
+        String::from_utf8(nothing.stdout)
+            .unwrap()
+            .starts_with("nothing to compact")
+    );
+    let existing = app.cli(
+        &[
+            "ledger",
+            "compact",
+            "--before",
+            &now,
+            "--export",
+            &export_arg,
+        ],
+        None,
+    );
+    assert_eq!(existing.status.code(), Some(1));
+    assert_eq!(std::fs::read(&export).unwrap(), exported);
+}
