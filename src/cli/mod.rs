@@ -2,6 +2,7 @@
 //! one sentence on stderr.
 
 mod ledger;
+mod progress;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db;
+use crate::ledger::append::head_seq;
 use crate::ledger::{flush, replay};
 use crate::startup::{self, Application};
 use crate::users::{self, NewUser, UserKey};
@@ -107,7 +109,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::FlushExpired => {
             let ledger = startup::open_ledger(&settings)?;
             let cutoff = flush::cutoff(time::now(), settings.leeway);
-            let flushed = flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})?;
+            let ended = {
+                let mut conn = ledger.pool().get()?;
+                crate::ledger::view::count_ended_before(&mut conn, cutoff)?
+            };
+            let bar = progress::bar(ended, "tokens");
+            let flushed = flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |done| {
+                bar.set_position(done)
+            })?;
+            bar.finish_and_clear();
             println!("{flushed}");
             Ok(ExitCode::SUCCESS)
         }
@@ -195,7 +205,9 @@ fn view(settings: Settings, action: ViewCommand) -> anyhow::Result<ExitCode> {
     let mut conn = pool.get()?;
     match action {
         ViewCommand::Check => {
-            let differences = replay::check(&mut conn, |_| {})?;
+            let bar = progress::bar(head_seq(&mut conn)? as u64, "events");
+            let differences = replay::check(&mut conn, |done| bar.set_position(done))?;
+            bar.finish_and_clear();
             if differences.is_empty() {
                 println!("view matches the ledger");
                 return Ok(ExitCode::SUCCESS);
@@ -210,7 +222,9 @@ fn view(settings: Settings, action: ViewCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         ViewCommand::Rebuild => {
-            let report = replay::rebuild(&mut conn, |_| {})?;
+            let bar = progress::bar(head_seq(&mut conn)? as u64, "events");
+            let report = replay::rebuild(&mut conn, |done| bar.set_position(done))?;
+            bar.finish_and_clear();
             println!(
                 "replayed {} events into {} tokens",
                 report.events, report.rows

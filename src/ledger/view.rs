@@ -117,6 +117,15 @@ pub fn ended_before(
         .load(conn)?)
 }
 
+/// How many tokens ended at or before `now` (what a flush will expire).
+pub fn count_ended_before(conn: &mut DbConn, now: NaiveDateTime) -> Result<u64, StoreError> {
+    let count: i64 = token_view::table
+        .filter(token_view::expires_at.le(now))
+        .count()
+        .get_result(conn)?;
+    Ok(count as u64)
+}
+
 /// Blacklisted bearer tokens: what the in-memory revocation set starts from.
 pub fn blacklisted_bearer_jtis(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
     Ok(token_view::table
