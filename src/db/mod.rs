@@ -1,7 +1,10 @@
-//! Storage: the connection type, the pool, migrations and the schema. Everything above this
-//! module talks to the database through [`DbConn`] and [`DbPool`], so adding a backend (a
-//! `diesel::MultiConnection` enum over SQLite and PostgreSQL) changes this module only.
+//! Storage: the connection type, the pool, migrations, transactions and the schema. Everything
+//! above this module talks to the database through [`DbConn`] and [`DbPool`]; what differs
+//! between SQLite and PostgreSQL (pragmas, how a writer takes the write lock, snapshots,
+//! notifications) is decided here and nowhere else.
 
+mod connection;
+mod location;
 pub mod schema;
 pub mod secrets;
 pub mod signing_keys;
@@ -10,31 +13,69 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use diesel::connection::{InstrumentationEvent, SimpleConnection};
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PoolError, PooledConnection};
-use diesel::sqlite::SqliteConnection;
+use diesel::connection::{
+    AnsiTransactionManager, InstrumentationEvent, SimpleConnection, TransactionManager,
+};
+use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::r2d2::{CustomizeConnection, Pool, PoolError, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-/// The one connection type every query in the crate is written against.
-pub type DbConn = SqliteConnection;
-pub type DbPool = Pool<ConnectionManager<DbConn>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+pub use connection::{DbConn, Manager, prepare_postgres_client};
+pub use location::{DatabaseLocation, redact};
+
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL {0:?}: expected sqlite://PATH or sqlite::memory:")]
+    #[error(
+        "unsupported database URL {0:?}: expected sqlite://PATH, sqlite::memory: or postgres://..."
+    )]
     UnsupportedUrl(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("database error: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(DieselError),
     #[error("a concurrent write changed the same token; the transaction was rolled back")]
     Conflict,
+}
+
+/// A lost connection or a locked database is an outage (503, retry), not a bug (500).
+impl From<DieselError> for StoreError {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                StoreError::Unavailable(err.to_string())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_outage(info.message()) =>
+            {
+                StoreError::Unavailable(err.to_string())
+            }
+            _ => StoreError::Query(err),
+        }
+    }
+}
+
+/// Messages libpq and SQLite give when the server went away or the lock wait ran out.
+fn is_outage(message: &str) -> bool {
+    const OUTAGES: [&str; 7] = [
+        "server closed the connection",
+        "connection to server",
+        "no connection to the server",
+        "terminating connection",
+        "could not receive data",
+        "database is locked",
+        "could not send data",
+    ];
+    OUTAGES.iter().any(|outage| message.contains(outage))
 }
 
 impl From<PoolError> for StoreError {
@@ -46,28 +87,6 @@ impl From<PoolError> for StoreError {
 impl From<diesel::ConnectionError> for StoreError {
     fn from(err: diesel::ConnectionError) -> Self {
         StoreError::Unavailable(err.to_string())
-    }
-}
-
-/// Where a `TOKENLEDGER_DATABASE_URL` points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseLocation {
-    SqliteFile(String),
-    SqliteMemory,
-}
-
-impl DatabaseLocation {
-    pub fn parse(url: &str) -> Result<Self, StoreError> {
-        match url {
-            "sqlite::memory:" | "sqlite://:memory:" => Ok(Self::SqliteMemory),
-            _ => match url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-            {
-                Some(path) if !path.is_empty() => Ok(Self::SqliteFile(path.to_owned())),
-                _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
-            },
-        }
     }
 }
 
@@ -85,20 +104,28 @@ impl QueryCounter {
     }
 }
 
-/// SQLite settings applied to every pooled connection: wait for the write lock instead of
-/// failing, WAL so readers never block the writer, and a full sync so an acknowledged write
-/// survives a power cut as well as a crash. It also counts the queries.
+/// Settings applied to every pooled connection, and the query counter. SQLite: wait for the
+/// write lock instead of failing, WAL so readers never block the writer, and a full sync so an
+/// acknowledged write survives a power cut as well as a crash. PostgreSQL: UTC sessions (our
+/// timestamps carry no zone) and a bound on how long a statement may wait for a lock.
 #[derive(Debug)]
-struct SqlitePragmas {
+struct SessionSetup {
     queries: QueryCounter,
 }
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                               PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
-impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+const POSTGRES_SESSION: &str = "SET TIME ZONE 'UTC'; SET lock_timeout = '10s'; \
+                                SET application_name = 'tokenledger';";
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(SQLITE_PRAGMAS)
+        let setup = match conn {
+            DbConn::Sqlite(_) => SQLITE_PRAGMAS,
+            DbConn::Postgres(_) => POSTGRES_SESSION,
+        };
+        conn.batch_execute(setup)
             .map_err(diesel::r2d2::Error::QueryError)?;
         let counter = self.queries.0.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -122,50 +149,168 @@ pub fn connect(url: &str) -> Result<DbPool, StoreError> {
 pub fn connect_counted(url: &str) -> Result<(DbPool, QueryCounter), StoreError> {
     let queries = QueryCounter::default();
     let location = DatabaseLocation::parse(url)?;
-    let (path, max_size) = match &location {
-        SqliteFile(path) => (path.clone(), 8),
+    let (max_size, wait) = match &location {
+        DatabaseLocation::SqliteFile(_) => (8, Duration::from_secs(10)),
         // Each connection to ":memory:" is its own database, so the pool holds exactly one.
-        SqliteMemory => (":memory:".to_owned(), 1),
+        DatabaseLocation::SqliteMemory => (1, Duration::from_secs(10)),
+        // One connection stays with the ledger follower; a request that cannot get one soon
+        // is better answered 503 than left waiting while the database is away.
+        DatabaseLocation::Postgres(_) => (16, Duration::from_secs(3)),
     };
-    let manager = ConnectionManager::<DbConn>::new(path);
     let pool = Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .idle_timeout(None)
         .max_lifetime(None)
-        .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SqlitePragmas {
+        .connection_timeout(wait)
+        .connection_customizer(Box::new(SessionSetup {
             queries: queries.clone(),
         }))
-        .build(manager)?;
+        .build_unchecked(Manager::new(location));
     let mut conn = pool.get()?;
     run_migrations(&mut conn)?;
     Ok((pool, queries))
 }
 
-use DatabaseLocation::{SqliteFile, SqliteMemory};
-
-/// Applies pending migrations; returns how many ran.
+/// Applies pending migrations (each backend has its own); returns how many ran.
 pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
-    conn.run_pending_migrations(SQLITE_MIGRATIONS)
-        .map(|applied| applied.len())
-        .map_err(|err| StoreError::Migration(err.to_string()))
+    let applied = match conn {
+        DbConn::Sqlite(conn) => conn
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|applied| applied.len()),
+        DbConn::Postgres(conn) => conn
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|applied| applied.len()),
+    };
+    applied.map_err(|err| StoreError::Migration(err.to_string()))
 }
 
-/// Runs `work` in a write transaction. SQLite takes the write lock up front (`BEGIN
-/// IMMEDIATE`), so two writers never both read a token as live and then both change it.
+/// Every ledger writer, on every instance, holds this PostgreSQL advisory lock until it commits.
+const POSTGRES_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(8389754676633372004)";
+
+/// Runs `work` in a write transaction that holds the database's one write lock from its
+/// first statement to its commit. SQLite takes it with `BEGIN IMMEDIATE`; PostgreSQL with a
+/// transaction-scoped advisory lock that every instance's writers share. So two writers never
+/// both read a token as live and then both change it, and a writer's `seq` (the head + 1, read
+/// under the lock) commits before the next writer can read the head: seq order is commit
+/// order, which the followers of other instances rely on.
 pub fn write_transaction<T, E>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> Result<T, E>,
 ) -> Result<T, E>
 where
-    E: From<diesel::result::Error>,
+    E: From<DieselError>,
 {
-    conn.immediate_transaction(work)
+    match conn {
+        DbConn::Sqlite(_) => transaction_beginning_with(conn, "BEGIN IMMEDIATE", work),
+        DbConn::Postgres(_) => conn.transaction(|conn| {
+            diesel::sql_query(POSTGRES_WRITE_LOCK).execute(conn)?;
+            work(conn)
+        }),
+    }
+}
+
+/// Runs `work` on one consistent snapshot of the database (a view check compares the ledger
+/// with the view; both must be read as of one instant). PostgreSQL's default isolation takes a
+/// new snapshot per statement, so it asks for REPEATABLE READ.
+pub fn read_snapshot<T, E>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(_) => conn.transaction(work),
+        DbConn::Postgres(_) => transaction_beginning_with(
+            conn,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            work,
+        ),
+    }
+}
+
+/// diesel's `Connection::transaction`, opened by a statement of our choosing.
+fn transaction_beginning_with<T, E>(
+    conn: &mut DbConn,
+    begin: &str,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, begin)?,
+        DbConn::Postgres(inner) => AnsiTransactionManager::begin_transaction_sql(inner, begin)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => match <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(err),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// The channel a PostgreSQL writer notifies inside its transaction (delivered at commit), so
+/// other instances' followers wake up instead of waiting for their next poll.
+const LEDGER_CHANNEL: &str = "tokenledger_ledger";
+
+/// Tells listeners that this transaction appended up to `seq`. Nothing to do on SQLite: all
+/// its writers share one machine and the follower's poll.
+pub fn announce_append(conn: &mut DbConn, seq: i64) -> Result<(), StoreError> {
+    if let DbConn::Postgres(_) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(LEDGER_CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(seq.to_string())
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Subscribes this connection to the ledger channel; `false` where the backend has none.
+pub fn listen_for_appends(conn: &mut DbConn) -> Result<bool, StoreError> {
+    match conn {
+        DbConn::Postgres(_) => {
+            conn.batch_execute(&format!("LISTEN {LEDGER_CHANNEL}"))?;
+            Ok(true)
+        }
+        DbConn::Sqlite(_) => Ok(false),
+    }
+}
+
+/// Takes the notifications that arrived on a listening connection (no round trip: it reads
+/// what the socket already holds); returns the newest seq they announced, if any arrived.
+pub fn take_notifications(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
+    let mut newest = None;
+    if let DbConn::Postgres(pg) = conn {
+        for notification in pg.notifications_iter() {
+            // A payload we cannot read still means "something was appended".
+            let seq = notification?.payload.parse::<i64>().unwrap_or(0);
+            newest = newest.max(Some(seq));
+        }
+    }
+    Ok(newest)
 }
 
 /// A cheap round trip proving the database answers (for `/readyz`).
 pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
+}
+
+/// Runs a statement through the concrete backend's own query builder. diesel's multi-backend
+/// cannot render a multi-row INSERT for SQLite; each backend on its own can.
+pub fn execute_natively<Q>(conn: &mut DbConn, statement: Q) -> Result<usize, StoreError>
+where
+    Q: ExecuteDsl<diesel::SqliteConnection> + ExecuteDsl<diesel::PgConnection>,
+{
+    let affected = match conn {
+        DbConn::Sqlite(inner) => ExecuteDsl::<diesel::SqliteConnection>::execute(statement, inner),
+        DbConn::Postgres(inner) => ExecuteDsl::<diesel::PgConnection>::execute(statement, inner),
+    }?;
+    Ok(affected)
 }

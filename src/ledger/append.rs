@@ -43,11 +43,12 @@ pub fn append(conn: &mut DbConn, events: Vec<NewEvent>) -> Result<Vec<LedgerEven
         })
         .collect();
     for chunk in stored.chunks(500) {
-        diesel::insert_into(token_ledger::table)
-            .values(chunk)
-            .execute(conn)?;
+        crate::db::execute_natively(conn, diesel::insert_into(token_ledger::table).values(chunk))?;
     }
     fold_into_view(conn, &stored)?;
+    if let Some(last) = stored.last() {
+        crate::db::announce_append(conn, last.seq)?;
+    }
     Ok(stored)
 }
 

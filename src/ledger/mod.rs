@@ -57,7 +57,7 @@ enum TxError<E> {
 
 impl<E> From<diesel::result::Error> for TxError<E> {
     fn from(err: diesel::result::Error) -> Self {
-        TxError::Store(StoreError::Query(err))
+        TxError::Store(StoreError::from(err))
     }
 }
 

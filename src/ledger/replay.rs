@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use diesel::Connection;
-
 use super::append::events_after;
 use super::event::LedgerEvent;
 use super::fold::fold;
@@ -109,7 +107,7 @@ pub fn check(
     conn: &mut DbConn,
     progress: impl FnMut(u64),
 ) -> Result<Vec<ViewDifference>, StoreError> {
-    let (mut replayed, stored) = conn.transaction(|conn| {
+    let (mut replayed, stored) = crate::db::read_snapshot(conn, |conn| {
         let replayed = replay_stored(conn, progress)?;
         let stored = view::all(conn)?;
         Ok::<_, StoreError>((replayed, stored))

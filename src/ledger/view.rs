@@ -188,9 +188,7 @@ pub(super) fn clear(conn: &mut DbConn) -> Result<usize, StoreError> {
 pub(super) fn insert_many(conn: &mut DbConn, rows: &[TokenRow]) -> Result<(), StoreError> {
     // Bounded batches keep each statement under SQLite's bound-parameter limit.
     for chunk in rows.chunks(500) {
-        diesel::insert_into(token_view::table)
-            .values(chunk)
-            .execute(conn)?;
+        crate::db::execute_natively(conn, diesel::insert_into(token_view::table).values(chunk))?;
     }
     Ok(())
 }

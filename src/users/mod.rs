@@ -42,7 +42,7 @@ pub enum UserError {
 
 impl From<diesel::result::Error> for UserError {
     fn from(err: diesel::result::Error) -> Self {
-        UserError::Store(StoreError::Query(err))
+        UserError::Store(StoreError::from(err))
     }
 }
 
@@ -95,7 +95,7 @@ pub fn create(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, UserError> {
         return Err(UserError::BlankUsername);
     }
     let password_hash = password::hash(new.password)?;
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if find_by_username(conn, new.username)?.is_some() {
             return Err(UserError::Taken(new.username.to_owned()));
         }
