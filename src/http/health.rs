@@ -36,10 +36,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     })
     .await?
     .map_err(|err: StoreError| ApiError::Unavailable(err.to_string()))?;
+    let revocations = state.tokens.ledger().revocations();
+    revocations.observe_head(ledger_seq);
+    let applied_seq = revocations.applied_seq();
     Ok(HttpResponse::Ok().json(Ready {
         status: "ok".into(),
-        applied_seq: state.tokens.ledger().revocations().applied_seq(),
+        applied_seq,
         ledger_seq,
+        lag: (ledger_seq - applied_seq).max(0),
     }))
 }
 
@@ -61,10 +65,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          tokenledger_revoked_bearer_tokens {}\n\
          # HELP tokenledger_ledger_applied_seq The newest ledger seq applied to the in-memory state.\n\
          # TYPE tokenledger_ledger_applied_seq gauge\n\
-         tokenledger_ledger_applied_seq {}\n",
+         tokenledger_ledger_applied_seq {}\n\
+         # HELP tokenledger_ledger_seq The newest ledger seq this instance knows the database holds.\n\
+         # TYPE tokenledger_ledger_seq gauge\n\
+         tokenledger_ledger_seq {}\n\
+         # HELP tokenledger_ledger_lag Events known committed but not yet applied here.\n\
+         # TYPE tokenledger_ledger_lag gauge\n\
+         tokenledger_ledger_lag {}\n",
         ledger.queries(),
         ledger.revocations().len(),
         ledger.revocations().applied_seq(),
+        ledger.revocations().ledger_seq(),
+        ledger.revocations().lag(),
     );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -104,6 +104,9 @@ pub struct Ready {
     pub applied_seq: i64,
     /// The newest seq in the database's ledger.
     pub ledger_seq: i64,
+    /// `ledger_seq - applied_seq`: committed events (revocations among them) this instance
+    /// does not enforce yet. Normally 0; alert when it stays above 0.
+    pub lag: i64,
 }
 
 /// A live session: one login and every token rotated from it.

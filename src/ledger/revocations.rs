@@ -5,8 +5,6 @@
 use std::collections::HashSet;
 use std::sync::RwLock;
 
-use diesel::Connection;
-
 use super::append::head_seq;
 use super::event::{EventKind, LedgerEvent};
 use super::view;
@@ -88,6 +86,9 @@ struct State {
     revoked: RevokedSet,
     /// Every event up to this seq is reflected in `revoked`.
     applied_seq: i64,
+    /// The newest seq this process knows the database holds (its own appends, the follower's
+    /// reads and notifications): `ledger_seq - applied_seq` is how far it lags behind.
+    ledger_seq: i64,
 }
 
 impl State {
@@ -107,7 +108,7 @@ impl State {
 impl Revocations {
     /// Reads the blacklisted bearer tokens and the ledger head in one snapshot.
     pub fn load(conn: &mut DbConn) -> Result<Self, StoreError> {
-        let (revoked, applied_seq) = conn.transaction(|conn| {
+        let (revoked, applied_seq) = crate::db::read_snapshot(conn, |conn| {
             let head = head_seq(conn)?;
             let jtis = view::blacklisted_bearer_jtis(conn)?;
             Ok::<_, StoreError>((jtis, head))
@@ -117,6 +118,7 @@ impl Revocations {
             state: RwLock::new(State {
                 revoked,
                 applied_seq,
+                ledger_seq: applied_seq,
             }),
         })
     }
@@ -127,6 +129,22 @@ impl Revocations {
 
     pub fn applied_seq(&self) -> i64 {
         self.read(|state| state.applied_seq)
+    }
+
+    /// The newest seq known to exist in the database.
+    pub fn ledger_seq(&self) -> i64 {
+        self.read(|state| state.ledger_seq.max(state.applied_seq))
+    }
+
+    /// Events known to exist but not yet applied here: revocations this instance may not
+    /// enforce yet.
+    pub fn lag(&self) -> i64 {
+        self.ledger_seq() - self.applied_seq()
+    }
+
+    /// The follower learnt (from a notification or a read of the head) that `seq` exists.
+    pub fn observe_head(&self, seq: i64) {
+        self.write(|state| state.ledger_seq = state.ledger_seq.max(seq));
     }
 
     pub fn len(&self) -> usize {
@@ -148,6 +166,7 @@ impl Revocations {
             if first.seq <= state.applied_seq + 1 {
                 state.applied_seq = state.applied_seq.max(last.seq);
             }
+            state.ledger_seq = state.ledger_seq.max(last.seq);
         });
     }
 
@@ -157,6 +176,7 @@ impl Revocations {
         self.write(|state| {
             events.iter().for_each(|event| state.apply(event));
             state.applied_seq = state.applied_seq.max(last.seq);
+            state.ledger_seq = state.ledger_seq.max(last.seq);
         });
     }
 
