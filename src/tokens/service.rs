@@ -139,13 +139,17 @@ impl TokenService {
             .user_id()
             .ok_or(AuthError::NoActiveAccountForToken)?;
         let policy = &self.inner.policy;
-        let now = time::now();
         self.ledger().write(|conn| {
+            // Read the clock under the write lock, so a refresh that waited for a concurrent
+            // rotation never sees itself as earlier than that rotation.
+            let now = time::now();
             let (row, mut events) = known_or_adopted(conn, &presented, user_id, now)?;
-            if row
-                .rotated_at
-                .is_some_and(|rotated| now - rotated <= policy.reuse_grace)
-            {
+            // Zero grace means none, even where another instance's clock is a little behind.
+            let within_grace = policy.reuse_grace > chrono::Duration::zero()
+                && row
+                    .rotated_at
+                    .is_some_and(|rotated| now - rotated <= policy.reuse_grace);
+            if within_grace {
                 // Another tab refreshed first: it gets the pair the first one got.
                 let replayed = self.replay_rotation(conn, &row);
                 return Ok(Decision::new(events, replayed));
@@ -242,8 +246,8 @@ impl TokenService {
         let presented = self.decode(token, Some(TokenType::Refresh))?;
         let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
         let revoke_session = self.inner.policy.revoke_access_on_logout;
-        let now = time::now();
         self.ledger().write(|conn| {
+            let now = time::now();
             let (row, mut events) = known_or_adopted(conn, &presented, user_id, now)?;
             if row.is_blacklisted() {
                 return Ok(Decision::new(events, Err(TokenError::Blacklisted.into())));
