@@ -198,7 +198,18 @@ pub fn bootstrap_admin(tokens: &TokenService, settings: &Settings) -> Result<(),
 pub struct Application {
     server: Server,
     address: SocketAddr,
-    stop_background: Arc<AtomicBool>,
+    stop_background: StopOnDrop,
+}
+
+/// Stops the background threads when the application goes, however it goes: after a graceful
+/// shutdown, or when its future is dropped (a test's runtime ending) and would otherwise leave
+/// them following a database nobody serves.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Application {
@@ -256,7 +267,7 @@ impl Application {
         Ok(Self {
             server,
             address,
-            stop_background,
+            stop_background: StopOnDrop(stop_background),
         })
     }
 
@@ -270,8 +281,13 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM; in-flight requests finish first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.stop_background.store(true, Ordering::Relaxed);
+        let Self {
+            server,
+            stop_background,
+            ..
+        } = self;
+        let result = server.await;
+        drop(stop_background);
         result
     }
 }
