@@ -1,6 +1,10 @@
-//! Test harness: every test gets its own server on port 0 with its own SQLite file.
+//! Test harness: every test gets its own server on port 0 with its own database: a SQLite
+//! file, or, when `TOKENLEDGER_TEST_POSTGRES` names a PostgreSQL server, a fresh database on it.
 
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Client, Response};
@@ -18,8 +22,57 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub settings: Settings,
-    /// Keeps the database file alive for the test's duration.
-    pub dir: TempDir,
+    /// Scratch files, and the SQLite database file; alive for the test's duration.
+    pub dir: Arc<TempDir>,
+    /// The PostgreSQL database, dropped with the last server on it.
+    pub database: Option<Arc<PostgresDatabase>>,
+}
+
+/// Where the whole suite runs on PostgreSQL: an admin URL such as
+/// `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_VARIABLE: &str = "TOKENLEDGER_TEST_POSTGRES";
+
+pub fn on_postgres() -> bool {
+    std::env::var(POSTGRES_VARIABLE).is_ok_and(|url| !url.is_empty())
+}
+
+/// A database of its own for one test, created on the server `TOKENLEDGER_TEST_POSTGRES`
+/// names and dropped (with any connection still open to it) when the test ends.
+pub struct PostgresDatabase {
+    pub admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    pub fn create(admin_url: &str) -> Self {
+        tokenledger::db::prepare_postgres_client();
+        let name = format!("tokenledger_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(admin_url).expect("the PostgreSQL test server");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("a test database");
+        let (server, _) = admin_url
+            .rsplit_once('/')
+            .expect("an admin URL ending in /DATABASE");
+        Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -28,18 +81,30 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
+    let database = std::env::var(POSTGRES_VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|admin| Arc::new(PostgresDatabase::create(&admin)));
+    let database_url = match &database {
+        Some(database) => database.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("tokenledger.db").display()),
+    };
     let mut settings = Settings {
-        database_url: format!("sqlite://{}", dir.path().join("tokenledger.db").display()),
+        database_url,
         bind: "127.0.0.1:0".into(),
         signing_key: Some(Secret::new(SIGNING_KEY)),
         bootstrap_admin: Some(Secret::new(format!("{}:{}", ADMIN.0, ADMIN.1))),
         ..Settings::default()
     };
     configure(&mut settings);
-    start(settings, dir)
+    start(settings, Arc::new(dir), database)
 }
 
-fn start(settings: Settings, dir: TempDir) -> TestApp {
+fn start(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    database: Option<Arc<PostgresDatabase>>,
+) -> TestApp {
     let app = Application::build(settings.clone()).expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
@@ -48,23 +113,41 @@ fn start(settings: Settings, dir: TempDir) -> TestApp {
         client: Client::new(),
         settings,
         dir,
+        database,
     }
 }
 
 impl TestApp {
     /// A second server on the same database (a restart, or another instance).
     pub fn restart(self) -> TestApp {
-        let TestApp { settings, dir, .. } = self;
-        start(settings, dir)
+        let TestApp {
+            settings,
+            dir,
+            database,
+            ..
+        } = self;
+        start(settings, dir, database)
+    }
+
+    /// Another instance on the same database, this one still serving.
+    pub fn another_instance(&self) -> TestApp {
+        start(
+            self.settings.clone(),
+            self.dir.clone(),
+            self.database.clone(),
+        )
     }
 
     /// A server on the same database with changed settings (a redeploy).
     pub fn restart_with(self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let TestApp {
-            mut settings, dir, ..
+            mut settings,
+            dir,
+            database,
+            ..
         } = self;
         configure(&mut settings);
-        start(settings, dir)
+        start(settings, dir, database)
     }
 
     pub fn create_user(&self, username: &str, password: &str) -> i64 {

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod audit;
 mod cli;
+mod instances;
 mod keys;
 mod ledger;
 mod me;
