@@ -1,0 +1,253 @@
+//! Two instances on one database: how long a revocation through instance A takes to be
+//! enforced by instance B, and how many writes per second login, refresh and logout sustain
+//! with both instances writing. Prints one table per backend.
+//!
+//! Run: `cargo bench --bench instances [-- SAMPLES]` (default 200 propagation samples).
+//! PostgreSQL: `TOKENLEDGER_BENCH_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! names a server on which a scratch database is created and dropped; set it to `off` to
+//! measure SQLite alone.
+
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use futures_util::future::join_all;
+use reqwest::Client;
+use serde_json::{Value, json};
+use tokenledger::config::{Secret, Settings};
+use tokenledger::startup::Application;
+
+const USER: (&str, &str) = ("bench", "bench-password");
+/// Concurrent clients per instance in the throughput runs.
+const CLIENTS_PER_INSTANCE: usize = 8;
+const THROUGHPUT_RUN: Duration = Duration::from_secs(5);
+
+struct Instance {
+    base: String,
+    client: Client,
+}
+
+impl Instance {
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn login(&self) -> (String, String) {
+        let (status, pair) = self
+            .post(
+                "/api/token/",
+                json!({"username": USER.0, "password": USER.1}),
+            )
+            .await;
+        assert_eq!(status, 200, "login: {pair}");
+        (
+            pair["refresh"].as_str().expect("refresh").to_owned(),
+            pair["access"].as_str().expect("access").to_owned(),
+        )
+    }
+
+    async fn me_status(&self, access: &str) -> u16 {
+        self.client
+            .get(format!("{}/api/me/", self.base))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+}
+
+fn start(database_url: &str) -> Instance {
+    let settings = Settings {
+        database_url: database_url.to_owned(),
+        bind: "127.0.0.1:0".into(),
+        signing_key: Some(Secret::new("bench-signing-key")),
+        bootstrap_admin: Some(Secret::new(format!("{}:{}", USER.0, USER.1))),
+        log: "warn".into(),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).expect("the application builds");
+    let base = format!("http://{}", app.address());
+    actix_web::rt::spawn(app.run_until_stopped());
+    Instance {
+        base,
+        client: Client::new(),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+}
+
+/// From the 200 of a logout on A to the first 401 on B for the session's access token.
+async fn propagation(a: &Instance, b: &Instance, samples: usize) -> Vec<Duration> {
+    let mut delays = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let (refresh, access) = a.login().await;
+        assert_eq!(b.me_status(&access).await, 200);
+        let (status, _) = a
+            .post("/api/token/blacklist/", json!({"refresh": refresh}))
+            .await;
+        assert_eq!(status, 200);
+        let answered = Instant::now();
+        while b.me_status(&access).await != 401 {
+            assert!(
+                answered.elapsed() < Duration::from_secs(5),
+                "never enforced"
+            );
+        }
+        delays.push(answered.elapsed());
+    }
+    delays.sort_unstable();
+    delays
+}
+
+/// Runs `work` from every client of both instances for a fixed time; returns
+/// (operations per second, p99 latency).
+async fn throughput(
+    instances: [&Instance; 2],
+    work: impl AsyncFn(&Instance) -> Vec<Duration>,
+) -> (f64, Duration) {
+    let started = Instant::now();
+    let clients = instances
+        .iter()
+        .flat_map(|instance| std::iter::repeat_n(*instance, CLIENTS_PER_INSTANCE))
+        .map(|instance| work(instance));
+    let mut latencies: Vec<Duration> = join_all(clients).await.into_iter().flatten().collect();
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    (
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.99),
+    )
+}
+
+async fn login_loop(instance: &Instance) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < THROUGHPUT_RUN {
+        let sent = Instant::now();
+        instance.login().await;
+        latencies.push(sent.elapsed());
+    }
+    latencies
+}
+
+async fn refresh_loop(instance: &Instance) -> Vec<Duration> {
+    let (mut refresh, _) = instance.login().await;
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < THROUGHPUT_RUN {
+        let sent = Instant::now();
+        let (status, pair) = instance
+            .post("/api/token/refresh/", json!({"refresh": refresh}))
+            .await;
+        latencies.push(sent.elapsed());
+        assert_eq!(status, 200, "{pair}");
+        refresh = pair["refresh"].as_str().expect("rotated").to_owned();
+    }
+    latencies
+}
+
+/// Logs out sessions made beforehand (logins are argon2-bound and not what is measured).
+async fn logout_all(instance: &Instance, sessions: Vec<String>) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    for refresh in sessions {
+        let sent = Instant::now();
+        let (status, _) = instance
+            .post("/api/token/blacklist/", json!({"refresh": refresh}))
+            .await;
+        latencies.push(sent.elapsed());
+        assert_eq!(status, 200);
+    }
+    latencies
+}
+
+async fn measure(backend: &str, database_url: &str, samples: usize) {
+    let a = start(database_url);
+    let b = start(database_url);
+    let delays = propagation(&a, &b, samples).await;
+    let (logins, login_p99) = throughput([&a, &b], login_loop).await;
+    let (refreshes, refresh_p99) = throughput([&a, &b], refresh_loop).await;
+
+    let per_client = 40;
+    let mut sessions = Vec::new();
+    for _ in 0..2 * CLIENTS_PER_INSTANCE {
+        let mut batch = Vec::new();
+        for _ in 0..per_client {
+            batch.push(a.login().await.0);
+        }
+        sessions.push(batch);
+    }
+    let started = Instant::now();
+    let logouts = sessions.into_iter().enumerate().map(|(n, batch)| {
+        let instance = if n % 2 == 0 { &a } else { &b };
+        logout_all(instance, batch)
+    });
+    let mut latencies: Vec<Duration> = join_all(logouts).await.into_iter().flatten().collect();
+    let logouts_per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+
+    println!("\n{backend}: two instances, one database, {CLIENTS_PER_INSTANCE} clients each");
+    println!("| measure | figure |");
+    println!("|---|---|");
+    println!(
+        "| revoke on A -> enforced on B, p50 / p99 / max ({} samples) | {} / {} / {} |",
+        delays.len(),
+        ms(percentile(&delays, 0.5)),
+        ms(percentile(&delays, 0.99)),
+        ms(delays[delays.len() - 1])
+    );
+    println!(
+        "| login (argon2id) | {logins:.0} /s, p99 {} |",
+        ms(login_p99)
+    );
+    println!(
+        "| refresh with rotation (4 events) | {refreshes:.0} /s, p99 {} |",
+        ms(refresh_p99)
+    );
+    println!(
+        "| logout (refresh + access blacklisted) | {logouts_per_second:.0} /s, p99 {} |",
+        ms(percentile(&latencies, 0.99))
+    );
+}
+
+fn main() {
+    let samples = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(200);
+    let admin_url = std::env::var("TOKENLEDGER_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let sqlite_url = format!("sqlite://{}", scratch.path().join("bench.db").display());
+
+    actix_web::rt::System::new().block_on(async {
+        measure("SQLite", &sqlite_url, samples).await;
+        if admin_url != "off" {
+            tokenledger::db::prepare_postgres_client();
+            let name = format!("tokenledger_bench_{}", std::process::id());
+            let mut admin = PgConnection::establish(&admin_url).expect("the PostgreSQL server");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .expect("a scratch database");
+            let (server, _) = admin_url.rsplit_once('/').expect("URL ending in /DATABASE");
+            measure("PostgreSQL", &format!("{server}/{name}"), samples).await;
+            let _ =
+                diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin);
+        }
+    });
+}
