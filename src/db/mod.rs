@@ -178,12 +178,22 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
         DbConn::Sqlite(conn) => conn
             .run_pending_migrations(SQLITE_MIGRATIONS)
             .map(|applied| applied.len()),
-        DbConn::Postgres(conn) => conn
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|applied| applied.len()),
+        DbConn::Postgres(conn) => {
+            // Instances of a rolling deploy start at once; one migrates, the others wait and
+            // then find nothing pending.
+            diesel::sql_query(POSTGRES_MIGRATION_LOCK).execute(conn)?;
+            let applied = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|applied| applied.len());
+            diesel::sql_query(POSTGRES_MIGRATION_UNLOCK).execute(conn)?;
+            applied
+        }
     };
     applied.map_err(|err| StoreError::Migration(err.to_string()))
 }
+
+const POSTGRES_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(8389754676633372005)";
+const POSTGRES_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(8389754676633372005)";
 
 /// Every ledger writer, on every instance, holds this PostgreSQL advisory lock until it commits.
 const POSTGRES_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(8389754676633372004)";

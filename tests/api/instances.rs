@@ -217,7 +217,7 @@ async fn a_database_outage_is_503_and_service_resumes_by_itself() {
     let a = spawn_app().await;
     let b = a.another_instance();
     a.create_user(ALICE.0, ALICE.1);
-    let (refresh, _) = a.login(ALICE.0, ALICE.1).await;
+    let (refresh, access) = a.login(ALICE.0, ALICE.1).await;
     let database = a.database.clone().expect("a PostgreSQL database");
 
     database.set_reachable(false);
@@ -236,6 +236,11 @@ async fn a_database_outage_is_503_and_service_resumes_by_itself() {
     assert!(body(login).await["detail"].is_string());
     let refresh_during = b.refresh(&refresh).await;
     assert_eq!(refresh_during.status(), 503);
+    assert_eq!(
+        b.me_with(&access).await.status(),
+        503,
+        "an instance that cannot follow the ledger does not vouch for a token"
+    );
 
     database.set_reachable(true);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -274,5 +279,37 @@ impl PostgresDatabase {
             .execute(&mut admin)
             .expect("terminate");
         }
+    }
+}
+
+#[test]
+fn instances_starting_at_once_on_a_new_database_all_migrate_it() {
+    let Some(admin_url) = std::env::var(POSTGRES_VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        eprintln!("skipped: concurrent migrations are a PostgreSQL matter (SQLite locks the file)");
+        return;
+    };
+    let database = PostgresDatabase::create(&admin_url);
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tokenledger"))
+                .arg("migrate")
+                .env("TOKENLEDGER_DATABASE_URL", &database.url)
+                .env("TOKENLEDGER_LOG", "warn")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the CLI runs")
+        })
+        .collect();
+    for start in starts {
+        let output = start.wait_with_output().expect("the CLI finishes");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
