@@ -5,15 +5,17 @@
 //! Run: `cargo bench --bench instances [-- SAMPLES]` (default 200 propagation samples).
 //! PostgreSQL: `TOKENLEDGER_BENCH_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! names a server on which a scratch database is created and dropped; set it to `off` to
-//! measure SQLite alone.
+//! measure SQLite alone. Built with `--features mysql`, MariaDB too (`TOKENLEDGER_BENCH_MYSQL`,
+//! default `mysql://root@127.0.0.1:3306/mysql`).
 
 use std::time::{Duration, Instant};
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use futures_util::future::join_all;
 use reqwest::Client;
 use serde_json::{Value, json};
 use tokenledger::config::{Secret, Settings};
+use tokenledger::db::{DatabaseLocation, DbConn};
 use tokenledger::startup::Application;
 
 const USER: (&str, &str) = ("bench", "bench-password");
@@ -238,16 +240,25 @@ fn main() {
     actix_web::rt::System::new().block_on(async {
         measure("SQLite", &sqlite_url, samples).await;
         if admin_url != "off" {
-            tokenledger::db::prepare_postgres_client();
-            let name = format!("tokenledger_bench_{}", std::process::id());
-            let mut admin = PgConnection::establish(&admin_url).expect("the PostgreSQL server");
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .expect("a scratch database");
-            let (server, _) = admin_url.rsplit_once('/').expect("URL ending in /DATABASE");
-            measure("PostgreSQL", &format!("{server}/{name}"), samples).await;
-            let _ =
-                diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin);
+            on_scratch_database("PostgreSQL", &admin_url, " WITH (FORCE)", samples).await;
+        }
+        if cfg!(feature = "mysql") {
+            let admin_url = std::env::var("TOKENLEDGER_BENCH_MYSQL")
+                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
+            on_scratch_database("MariaDB", &admin_url, "", samples).await;
         }
     });
+}
+
+/// Creates a database on the server `admin_url` names, measures on it, drops it.
+async fn on_scratch_database(backend: &str, admin_url: &str, force: &str, samples: usize) {
+    let location = DatabaseLocation::parse(admin_url).expect("a database URL");
+    let mut admin = DbConn::establish_at(&location).expect("the database server");
+    let name = format!("tokenledger_bench_{}", std::process::id());
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("a scratch database");
+    let (server, _) = admin_url.rsplit_once('/').expect("URL ending in /DATABASE");
+    measure(backend, &format!("{server}/{name}"), samples).await;
+    let _ = diesel::sql_query(format!("DROP DATABASE {name}{force}")).execute(&mut admin);
 }

@@ -7,10 +7,20 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 
 use super::location::DatabaseLocation;
 
+#[cfg(not(feature = "mysql"))]
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
+}
+
+/// The same, with MariaDB/MySQL (the derive cannot leave out a variant by `cfg`).
+#[cfg(feature = "mysql")]
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+    Mysql(diesel::MysqlConnection),
 }
 
 /// Prepares the process for libpq. libpq's TLS is OpenSSL, whose default exit handler frees
@@ -34,6 +44,10 @@ impl DbConn {
                 SqliteConnection::establish(":memory:").map(Self::Sqlite)
             }
             DatabaseLocation::Postgres(url) => PgConnection::establish(url).map(Self::Postgres),
+            #[cfg(feature = "mysql")]
+            DatabaseLocation::Mysql(url) => {
+                diesel::MysqlConnection::establish(url).map(Self::Mysql)
+            }
         }
     }
 }

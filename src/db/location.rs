@@ -8,12 +8,21 @@ pub enum DatabaseLocation {
     SqliteMemory,
     /// The URL as libpq takes it (`postgres://` or `postgresql://`).
     Postgres(String),
+    /// `mysql://` (MariaDB or MySQL), in builds with the `mysql` feature.
+    #[cfg(feature = "mysql")]
+    Mysql(String),
 }
 
 impl DatabaseLocation {
     pub fn parse(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
+        }
+        if url.starts_with("mysql://") {
+            #[cfg(feature = "mysql")]
+            return Ok(Self::Mysql(url.to_owned()));
+            #[cfg(not(feature = "mysql"))]
+            return Err(StoreError::NotBuiltWith("mysql"));
         }
         match url {
             "sqlite::memory:" | "sqlite://:memory:" => Ok(Self::SqliteMemory),
@@ -39,6 +48,8 @@ impl std::fmt::Debug for DatabaseLocation {
             Self::SqliteFile(path) => f.debug_tuple("SqliteFile").field(path).finish(),
             Self::SqliteMemory => f.write_str("SqliteMemory"),
             Self::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(url) => f.debug_tuple("Mysql").field(&redact(url)).finish(),
         }
     }
 }
@@ -76,7 +87,10 @@ mod tests {
                 .unwrap()
                 .is_postgres()
         );
-        assert!(DatabaseLocation::parse("mysql://h/db").is_err());
+        assert_eq!(
+            DatabaseLocation::parse("mysql://h/db").is_ok(),
+            cfg!(feature = "mysql")
+        );
         assert!(DatabaseLocation::parse("sqlite://").is_err());
     }
 

@@ -30,13 +30,17 @@ pub type PooledConn = PooledConnection<Manager>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+#[cfg(feature = "mysql")]
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "unsupported database URL {0:?}: expected sqlite://PATH, sqlite::memory: or postgres://..."
+        "unsupported database URL {0:?}: expected sqlite://PATH, sqlite::memory:, postgres://... or mysql://..."
     )]
     UnsupportedUrl(String),
+    #[error("this build has no {0} support: build it with `cargo build --release --features {0}`")]
+    NotBuiltWith(&'static str),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("migration failed: {0}")]
@@ -66,8 +70,11 @@ impl From<DieselError> for StoreError {
 
 /// Messages libpq and SQLite give when the server went away or the lock wait ran out.
 fn is_outage(message: &str) -> bool {
-    const OUTAGES: [&str; 7] = [
+    const OUTAGES: [&str; 10] = [
         "server closed the connection",
+        "server has gone away",
+        "Lost connection to",
+        "Can't connect to",
         "connection to server",
         "no connection to the server",
         "terminating connection",
@@ -119,11 +126,19 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
 const POSTGRES_SESSION: &str = "SET TIME ZONE 'UTC'; SET lock_timeout = '10s'; \
                                 SET application_name = 'tokenledger';";
 
+/// MariaDB/MySQL: UTC, a bounded lock wait, and READ COMMITTED so that every statement of a
+/// writer that has just taken the write lock sees what the previous holder committed.
+#[cfg(feature = "mysql")]
+const MYSQL_SESSION: &str = "SET time_zone = '+00:00'; SET innodb_lock_wait_timeout = 10; \
+                             SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;";
+
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         let setup = match conn {
             DbConn::Sqlite(_) => SQLITE_PRAGMAS,
             DbConn::Postgres(_) => POSTGRES_SESSION,
+            #[cfg(feature = "mysql")]
+            DbConn::Mysql(_) => MYSQL_SESSION,
         };
         conn.batch_execute(setup)
             .map_err(diesel::r2d2::Error::QueryError)?;
@@ -156,6 +171,8 @@ pub fn connect_counted(url: &str) -> Result<(DbPool, QueryCounter), StoreError> 
         // One connection stays with the ledger follower; a request that cannot get one soon
         // is better answered 503 than left waiting while the database is away.
         DatabaseLocation::Postgres(_) => (16, Duration::from_secs(3)),
+        #[cfg(feature = "mysql")]
+        DatabaseLocation::Mysql(_) => (16, Duration::from_secs(3)),
     };
     let pool = Pool::builder()
         .max_size(max_size)
@@ -188,12 +205,30 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
             diesel::sql_query(POSTGRES_MIGRATION_UNLOCK).execute(conn)?;
             applied
         }
+        #[cfg(feature = "mysql")]
+        DbConn::Mysql(conn) => {
+            diesel::sql_query(MYSQL_MIGRATION_LOCK).execute(conn)?;
+            let applied = conn
+                .run_pending_migrations(MYSQL_MIGRATIONS)
+                .map(|applied| applied.len());
+            diesel::sql_query(MYSQL_MIGRATION_UNLOCK).execute(conn)?;
+            applied
+        }
     };
     applied.map_err(|err| StoreError::Migration(err.to_string()))
 }
 
 const POSTGRES_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(8389754676633372005)";
 const POSTGRES_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(8389754676633372005)";
+#[cfg(feature = "mysql")]
+const MYSQL_MIGRATION_LOCK: &str = "SELECT GET_LOCK('tokenledger_migrations', 600)";
+#[cfg(feature = "mysql")]
+const MYSQL_MIGRATION_UNLOCK: &str = "SELECT RELEASE_LOCK('tokenledger_migrations')";
+
+/// MariaDB/MySQL's write lock: the one row of `ledger_write_lock`, locked for update as a
+/// writer's first statement and released by its commit or rollback.
+#[cfg(feature = "mysql")]
+const MYSQL_WRITE_LOCK: &str = "SELECT id FROM ledger_write_lock WHERE id = 1 FOR UPDATE";
 
 /// Every ledger writer, on every instance, holds this PostgreSQL advisory lock until it commits.
 const POSTGRES_WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(8389754676633372004)";
@@ -217,6 +252,11 @@ where
             diesel::sql_query(POSTGRES_WRITE_LOCK).execute(conn)?;
             work(conn)
         }),
+        #[cfg(feature = "mysql")]
+        DbConn::Mysql(_) => conn.transaction(|conn| {
+            diesel::sql_query(MYSQL_WRITE_LOCK).execute(conn)?;
+            work(conn)
+        }),
     }
 }
 
@@ -237,6 +277,16 @@ where
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
             work,
         ),
+        // Sessions run READ COMMITTED; this one transaction asks for a snapshot.
+        #[cfg(feature = "mysql")]
+        DbConn::Mysql(_) => {
+            conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+            transaction_beginning_with(
+                conn,
+                "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+                work,
+            )
+        }
     }
 }
 
@@ -252,6 +302,8 @@ where
     match conn {
         DbConn::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, begin)?,
         DbConn::Postgres(inner) => AnsiTransactionManager::begin_transaction_sql(inner, begin)?,
+        #[cfg(feature = "mysql")]
+        DbConn::Mysql(inner) => AnsiTransactionManager::begin_transaction_sql(inner, begin)?,
     }
     match work(conn) {
         Ok(value) => {
@@ -288,7 +340,7 @@ pub fn listen_for_appends(conn: &mut DbConn) -> Result<bool, StoreError> {
             conn.batch_execute(&format!("LISTEN {LEDGER_CHANNEL}"))?;
             Ok(true)
         }
-        DbConn::Sqlite(_) => Ok(false),
+        _ => Ok(false),
     }
 }
 
@@ -306,6 +358,25 @@ pub fn take_notifications(conn: &mut DbConn) -> Result<Option<i64>, StoreError> 
     Ok(newest)
 }
 
+/// Brings an instant a query binds into the range the backend can bind. MariaDB/MySQL takes
+/// diesel's `Timestamp` parameters as its TIMESTAMP type, which spans 1970 to January 2038;
+/// a bound outside compares as NULL and would match nothing, while no stored instant lies
+/// outside (they are written through the same type), so clamping keeps the query's meaning.
+pub fn bindable_instant(conn: &DbConn, instant: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    match conn {
+        #[cfg(feature = "mysql")]
+        DbConn::Mysql(_) => {
+            let first = chrono::DateTime::from_timestamp(1, 0).map(|t| t.naive_utc());
+            let last = chrono::DateTime::from_timestamp(i32::MAX.into(), 0).map(|t| t.naive_utc());
+            match (first, last) {
+                (Some(first), Some(last)) => instant.clamp(first, last),
+                _ => instant,
+            }
+        }
+        _ => instant,
+    }
+}
+
 /// A cheap round trip proving the database answers (for `/readyz`).
 pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
     diesel::sql_query("SELECT 1").execute(conn)?;
@@ -314,13 +385,41 @@ pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
 
 /// Runs a statement through the concrete backend's own query builder. diesel's multi-backend
 /// cannot render a multi-row INSERT for SQLite; each backend on its own can.
-pub fn execute_natively<Q>(conn: &mut DbConn, statement: Q) -> Result<usize, StoreError>
-where
-    Q: ExecuteDsl<diesel::SqliteConnection> + ExecuteDsl<diesel::PgConnection>,
-{
+pub fn execute_natively<Q: NativeStatement>(
+    conn: &mut DbConn,
+    statement: Q,
+) -> Result<usize, StoreError> {
     let affected = match conn {
         DbConn::Sqlite(inner) => ExecuteDsl::<diesel::SqliteConnection>::execute(statement, inner),
         DbConn::Postgres(inner) => ExecuteDsl::<diesel::PgConnection>::execute(statement, inner),
+        #[cfg(feature = "mysql")]
+        DbConn::Mysql(inner) => ExecuteDsl::<diesel::MysqlConnection>::execute(statement, inner),
     }?;
     Ok(affected)
+}
+
+/// A statement every compiled-in backend can execute on its own connection.
+#[cfg(not(feature = "mysql"))]
+pub trait NativeStatement:
+    ExecuteDsl<diesel::SqliteConnection> + ExecuteDsl<diesel::PgConnection>
+{
+}
+#[cfg(not(feature = "mysql"))]
+impl<Q> NativeStatement for Q where
+    Q: ExecuteDsl<diesel::SqliteConnection> + ExecuteDsl<diesel::PgConnection>
+{
+}
+#[cfg(feature = "mysql")]
+pub trait NativeStatement:
+    ExecuteDsl<diesel::SqliteConnection>
+    + ExecuteDsl<diesel::PgConnection>
+    + ExecuteDsl<diesel::MysqlConnection>
+{
+}
+#[cfg(feature = "mysql")]
+impl<Q> NativeStatement for Q where
+    Q: ExecuteDsl<diesel::SqliteConnection>
+        + ExecuteDsl<diesel::PgConnection>
+        + ExecuteDsl<diesel::MysqlConnection>
+{
 }

@@ -53,10 +53,10 @@ pub fn events(
         query = query.filter(token_ledger::reason.eq(reason));
     }
     if let Some(since) = filter.since {
-        query = query.filter(token_ledger::at.ge(since));
+        query = query.filter(token_ledger::at.ge(crate::db::bindable_instant(conn, since)));
     }
     if let Some(until) = filter.until {
-        query = query.filter(token_ledger::at.lt(until));
+        query = query.filter(token_ledger::at.lt(crate::db::bindable_instant(conn, until)));
     }
     if let Some(after) = filter.after {
         query = query.filter(token_ledger::seq.gt(after));
@@ -164,7 +164,7 @@ pub fn tokens_at(
 ) -> Result<Vec<TokenRow>, StoreError> {
     let events: Vec<LedgerEvent> = token_ledger::table
         .filter(token_ledger::user_id.eq(user_id))
-        .filter(token_ledger::at.le(at))
+        .filter(token_ledger::at.le(crate::db::bindable_instant(conn, at)))
         .order(token_ledger::seq)
         .select(LedgerEvent::as_select())
         .load(conn)?;

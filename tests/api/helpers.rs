@@ -1,16 +1,18 @@
 //! Test harness: every test gets its own server on port 0 with its own database: a SQLite
-//! file, or, when `TOKENLEDGER_TEST_POSTGRES` names a PostgreSQL server, a fresh database on it.
+//! file, or, when `TOKENLEDGER_TEST_POSTGRES` (or `TOKENLEDGER_TEST_MYSQL`) names a database
+//! server, a fresh database on it.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokenledger::config::{Secret, Settings};
+use tokenledger::db::{DatabaseLocation, DbConn};
 use tokenledger::startup::Application;
 use tokenledger::users::{self, NewUser};
 
@@ -25,32 +27,47 @@ pub struct TestApp {
     /// Scratch files, and the SQLite database file; alive for the test's duration.
     pub dir: Arc<TempDir>,
     /// The PostgreSQL database, dropped with the last server on it.
-    pub database: Option<Arc<PostgresDatabase>>,
+    pub database: Option<Arc<ServerDatabase>>,
 }
 
 /// Where the whole suite runs on PostgreSQL: an admin URL such as
 /// `postgres://postgres@127.0.0.1:5432/postgres`.
 pub const POSTGRES_VARIABLE: &str = "TOKENLEDGER_TEST_POSTGRES";
+/// Where it runs on MariaDB/MySQL (a build with `--features mysql`): an admin URL such as
+/// `mysql://root@127.0.0.1:3306/mysql`.
+pub const MYSQL_VARIABLE: &str = "TOKENLEDGER_TEST_MYSQL";
 
-pub fn on_postgres() -> bool {
-    std::env::var(POSTGRES_VARIABLE).is_ok_and(|url| !url.is_empty())
+fn configured(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|url| !url.is_empty())
 }
 
-/// A database of its own for one test, created on the server `TOKENLEDGER_TEST_POSTGRES`
-/// names and dropped (with any connection still open to it) when the test ends.
-pub struct PostgresDatabase {
+pub fn on_postgres() -> bool {
+    configured(POSTGRES_VARIABLE).is_some()
+}
+
+/// The database server the suite runs against, if not SQLite.
+pub fn server_admin_url() -> Option<String> {
+    configured(POSTGRES_VARIABLE).or_else(|| configured(MYSQL_VARIABLE))
+}
+
+/// A database of its own for one test, created on the server the admin URL names and
+/// dropped (with any connection still open to it) when the test ends.
+pub struct ServerDatabase {
     pub admin_url: String,
     pub name: String,
     pub url: String,
 }
 
-impl PostgresDatabase {
+fn admin_connection(admin_url: &str) -> DbConn {
+    let location = DatabaseLocation::parse(admin_url).expect("a postgres:// or mysql:// URL");
+    DbConn::establish_at(&location).expect("the test database server")
+}
+
+impl ServerDatabase {
     pub fn create(admin_url: &str) -> Self {
-        tokenledger::db::prepare_postgres_client();
         let name = format!("tokenledger_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(admin_url).expect("the PostgreSQL test server");
         diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
+            .execute(&mut admin_connection(admin_url))
             .expect("a test database");
         let (server, _) = admin_url
             .rsplit_once('/')
@@ -61,16 +78,24 @@ impl PostgresDatabase {
             name,
         }
     }
+
+    fn is_postgres(&self) -> bool {
+        !self.admin_url.starts_with("mysql:")
+    }
 }
 
-impl Drop for PostgresDatabase {
+impl Drop for ServerDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin);
+        let force = if self.is_postgres() {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
+        if let Ok(location) = DatabaseLocation::parse(&self.admin_url)
+            && let Ok(mut admin) = DbConn::establish_at(&location)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}{force}", self.name))
+                .execute(&mut admin);
         }
     }
 }
@@ -81,10 +106,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = std::env::var(POSTGRES_VARIABLE)
-        .ok()
-        .filter(|url| !url.is_empty())
-        .map(|admin| Arc::new(PostgresDatabase::create(&admin)));
+    let database = server_admin_url().map(|admin| Arc::new(ServerDatabase::create(&admin)));
     let database_url = match &database {
         Some(database) => database.url.clone(),
         None => format!("sqlite://{}", dir.path().join("tokenledger.db").display()),
@@ -100,11 +122,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, Arc::new(dir), database)
 }
 
-fn start(
-    settings: Settings,
-    dir: Arc<TempDir>,
-    database: Option<Arc<PostgresDatabase>>,
-) -> TestApp {
+fn start(settings: Settings, dir: Arc<TempDir>, database: Option<Arc<ServerDatabase>>) -> TestApp {
     let app = Application::build(settings.clone()).expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());

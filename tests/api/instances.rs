@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -260,11 +260,12 @@ async fn a_database_outage_is_503_and_service_resumes_by_itself() {
     a.assert_view_matches_ledger();
 }
 
-impl PostgresDatabase {
+impl ServerDatabase {
     /// Stages an outage of this database alone: refuse new connections and end the open ones
     /// (what a restart or failover looks like to the service), or let connections in again.
     pub fn set_reachable(&self, reachable: bool) {
-        let mut admin = PgConnection::establish(&self.admin_url).expect("the admin connection");
+        let location = tokenledger::db::DatabaseLocation::parse(&self.admin_url).expect("a URL");
+        let mut admin = tokenledger::db::DbConn::establish_at(&location).expect("the admin");
         diesel::sql_query(format!(
             "ALTER DATABASE {} ALLOW_CONNECTIONS {reachable}",
             self.name
@@ -284,14 +285,11 @@ impl PostgresDatabase {
 
 #[test]
 fn instances_starting_at_once_on_a_new_database_all_migrate_it() {
-    let Some(admin_url) = std::env::var(POSTGRES_VARIABLE)
-        .ok()
-        .filter(|url| !url.is_empty())
-    else {
-        eprintln!("skipped: concurrent migrations are a PostgreSQL matter (SQLite locks the file)");
+    let Some(admin_url) = server_admin_url() else {
+        eprintln!("skipped: concurrent migrations are a database server's matter");
         return;
     };
-    let database = PostgresDatabase::create(&admin_url);
+    let database = ServerDatabase::create(&admin_url);
     let starts: Vec<_> = (0..4)
         .map(|_| {
             std::process::Command::new(env!("CARGO_BIN_EXE_tokenledger"))
