@@ -50,7 +50,7 @@ pub async fn list(
 #[utoipa::path(
     delete, path = "/api/me/sessions/{sid}/", tag = "sessions", operation_id = "revoke_session",
     summary = "Revoke one of the user's sessions (every token of it)",
-    params(("sid" = String, Path, description = "The session id (the tokens' `sid` claim)")),
+    params(("sid" = String, Path, description = "The session id (the tokens' `sid` claim)", example = "d7fe0e77e33841cf8d8978ba9ff8cd02")),
     security(("bearerAuth" = [])),
     responses(
         (status = 204, description = "Revoked"),
