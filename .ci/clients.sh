@@ -96,8 +96,12 @@ if [ -z "$BASE" ]; then
     exit 1
 fi
 say "server at $BASE"
-printf '%s\n' "$ALICE_PASSWORD" | "$BIN" user create alice --password-stdin >/dev/null || exit 1
-FUZZ_USER_ID=$(printf '%s\n' "$FUZZ_PASSWORD" | "$BIN" user create fuzzer --staff --password-stdin) || exit 1
+if ! printf '%s\n' "$ALICE_PASSWORD" | "$BIN" user create alice --password-stdin >/dev/null ||
+    ! FUZZ_USER_ID=$(printf '%s\n' "$FUZZ_PASSWORD" | "$BIN" user create fuzzer --staff --password-stdin); then
+    echo "could not create the users" >&2
+    echo "0 passed, 3 failed"
+    exit 1
+fi
 
 passed=0
 failed=0
