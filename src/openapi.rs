@@ -1,6 +1,9 @@
 //! The OpenAPI document, derived from the handlers' `#[utoipa::path]` annotations.
 
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, tokens};
@@ -55,6 +58,7 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         schemas::TokenMessage,
         schemas::BearerErrorBody,
         schemas::ValidationErrors,
+        schemas::BadRequest,
         schemas::Me,
         schemas::Health,
         schemas::Ready,
@@ -79,7 +83,7 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         crate::ledger::TokenType,
         crate::ledger::Reason,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "tokens", description = "SimpleJWT-compatible token endpoints"),
         (name = "me", description = "The authenticated user"),
@@ -100,6 +104,73 @@ impl Modify for BearerAuth {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearerAuth", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Answers every operation can give besides its own, documented once: 503 when the database
+/// does not answer and 500 on an internal error (all but the process-only endpoints), and the
+/// `WWW-Authenticate` challenge that every 401 carries.
+struct CommonResponses;
+
+/// Endpoints answered from the process alone: no database, nothing that can fail.
+const PROCESS_ONLY: [&str; 3] = ["/healthz", "/metrics", "/.well-known/jwks.json"];
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let detail = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Detail")))
+                        .build(),
+                )
+                .build()
+        };
+        components.responses.insert(
+            "ServerError".into(),
+            RefOr::T(detail(
+                "Internal error: `{\"detail\": \"A server error occurred.\"}`",
+            )),
+        );
+        components.responses.insert(
+            "Unavailable".into(),
+            RefOr::T(detail(
+                "The database does not answer: \
+                 `{\"detail\": \"Service temporarily unavailable, try again later.\"}`",
+            )),
+        );
+        let mut challenge = Header::new(Object::with_type(Type::String));
+        challenge.description =
+            Some("The accepted scheme, as the reference: `Bearer realm=\"api\"`".into());
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations: [&mut Option<Operation>; 5] = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if let Some(RefOr::T(unauthorized)) = responses.get_mut("401") {
+                    unauthorized
+                        .headers
+                        .insert("WWW-Authenticate".into(), RefOr::T(challenge.clone()));
+                }
+                if PROCESS_ONLY.contains(&path.as_str()) {
+                    continue;
+                }
+                responses
+                    .entry("500".into())
+                    .or_insert_with(|| Ref::from_response_name("ServerError").into());
+                responses
+                    .entry("503".into())
+                    .or_insert_with(|| Ref::from_response_name("Unavailable").into());
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::bearer::Staff;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    BearerErrorBody, Detail, NewUserRequest, Revoked, UserBody, ValidationErrors,
+    BadRequest, BearerErrorBody, BodyRefused, Detail, NewUserRequest, Revoked, UserBody,
 };
 use super::state::AppState;
 use crate::ledger::Reason;
@@ -28,14 +28,15 @@ fn actor(staff: &Staff) -> String {
 #[utoipa::path(
     post, path = "/api/admin/users/", tag = "admin",
     summary = "Create a user",
-    request_body(content((NewUserRequest = "application/json"), (NewUserRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((NewUserRequest = "application/json"), (NewUserRequest = "application/x-www-form-urlencoded"), (NewUserRequest = "multipart/form-data"))),
     security(("bearerAuth" = [])),
     responses(
-        (status = 201, body = UserBody),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = BearerErrorBody),
+        (status = 201, description = "The new user", body = UserBody),
+        (status = 400, description = "Missing or blank fields, `is_staff` not a boolean, or a body that does not parse", body = BadRequest),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
         (status = 409, description = "The username is taken", body = Detail),
+        BodyRefused,
     )
 )]
 pub async fn create_user(
@@ -82,10 +83,14 @@ async fn set_active(
 #[utoipa::path(
     post, path = "/api/admin/users/{id}/deactivate/", tag = "admin",
     summary = "Deactivate a user and revoke every token of it",
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     security(("bearerAuth" = [])),
-    responses((status = 200, body = UserBody), (status = 401, body = BearerErrorBody),
-        (status = 403, body = Detail), (status = 404, body = Detail))
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
+    )
 )]
 pub async fn deactivate(
     staff: Staff,
@@ -98,10 +103,14 @@ pub async fn deactivate(
 #[utoipa::path(
     post, path = "/api/admin/users/{id}/activate/", tag = "admin",
     summary = "Activate a user",
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     security(("bearerAuth" = [])),
-    responses((status = 200, body = UserBody), (status = 401, body = BearerErrorBody),
-        (status = 403, body = Detail), (status = 404, body = Detail))
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
+    )
 )]
 pub async fn activate(
     staff: Staff,
@@ -112,12 +121,16 @@ pub async fn activate(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/users/{id}/revoke/", tag = "admin",
+    post, path = "/api/admin/users/{id}/revoke/", tag = "admin", operation_id = "revoke_user_tokens",
     summary = "Revoke every token of a user",
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     security(("bearerAuth" = [])),
-    responses((status = 200, body = Revoked), (status = 401, body = BearerErrorBody),
-        (status = 403, body = Detail), (status = 404, body = Detail))
+    responses(
+        (status = 200, description = "How many tokens were newly revoked", body = Revoked),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
+    )
 )]
 pub async fn revoke(
     staff: Staff,

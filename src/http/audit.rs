@@ -103,21 +103,21 @@ impl Params {
     get, path = "/api/admin/ledger/", tag = "admin",
     summary = "Ledger events, oldest first, filtered, paged by seq",
     params(
-        ("user_id" = Option<i64>, Query, description = "events of this user's tokens"),
-        ("jti" = Option<String>, Query, description = "events of one token"),
-        ("sid" = Option<String>, Query, description = "events of one session"),
-        ("event" = Option<String>, Query, description = "issued, rotated, blacklisted, expired, reuse_detected"),
-        ("reason" = Option<String>, Query, description = "a blacklisting reason: logout, rotation, logout_all, reuse_detected, password_changed, user_deactivated, admin, revoked, lockout"),
-        ("since" = Option<String>, Query, description = "RFC 3339; events at or after it"),
-        ("until" = Option<String>, Query, description = "RFC 3339; events before it"),
-        ("after" = Option<i64>, Query, description = "the previous page's `next`: events with a greater seq"),
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 100)"),
+        ("user_id" = Option<i64>, Query, description = "events of this user's tokens", example = 2),
+        ("jti" = Option<String>, Query, description = "events of one token", example = "b9efa14077404f5782f96d712321b071"),
+        ("sid" = Option<String>, Query, description = "events of one session", example = "d7fe0e77e33841cf8d8978ba9ff8cd02"),
+        ("event" = Option<crate::ledger::EventKind>, Query, description = "events of this kind", example = "reuse_detected"),
+        ("reason" = Option<crate::ledger::Reason>, Query, description = "blacklistings for this reason", example = "logout"),
+        ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339; events at or after it", example = "2026-11-22T00:00:00Z"),
+        ("until" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339; events before it", example = "2026-11-23T00:00:00Z"),
+        ("after" = Option<i64>, Query, description = "the previous page's `next`: events with a greater seq", example = 100),
+        ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 100)", minimum = 1, maximum = 1000, example = 100),
     ),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = EventPage),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "A page of events, oldest first", body = EventPage),
+        (status = 400, description = "A parameter that does not parse, or `limit` out of range", body = ValidationErrors),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
     )
 )]
@@ -152,8 +152,8 @@ pub async fn ledger_events(
     summary = "Record `expired` for every ended token and drop it from the view (as the CLI)",
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = Expired),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "How many tokens were recorded as expired", body = Expired),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
     )
 )]
@@ -175,17 +175,17 @@ pub async fn flush_expired(
     get, path = "/api/admin/tokens/", tag = "admin",
     summary = "The view: tokens by state, user and type, paged by cursor",
     params(
-        ("state" = Option<String>, Query, description = "outstanding or blacklisted"),
-        ("user_id" = Option<i64>, Query),
-        ("token_type" = Option<String>, Query, description = "access, refresh or sliding"),
-        ("cursor" = Option<String>, Query, description = "the previous page's `next`"),
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 100)"),
+        ("state" = Option<crate::ledger::view::TokenState>, Query, description = "tokens in this state", example = "blacklisted"),
+        ("user_id" = Option<i64>, Query, description = "tokens of this user", example = 2),
+        ("token_type" = Option<crate::ledger::TokenType>, Query, description = "tokens of this type", example = "refresh"),
+        ("cursor" = Option<String>, Query, description = "the previous page's `next`: tokens with a greater jti", example = "b9efa14077404f5782f96d712321b071"),
+        ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 100)", minimum = 1, maximum = 1000, example = 100),
     ),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = TokenPage),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "A page of the view, in jti order", body = TokenPage),
+        (status = 400, description = "A parameter that does not parse, or `limit` out of range", body = ValidationErrors),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
     )
 )]
@@ -217,11 +217,11 @@ pub async fn tokens(
 #[utoipa::path(
     post, path = "/api/admin/tokens/{jti}/blacklist/", tag = "admin",
     summary = "Blacklist one token (reason admin); idempotent",
-    params(("jti" = String, Path)),
+    params(("jti" = String, Path, description = "The token's `jti` claim", example = "b9efa14077404f5782f96d712321b071")),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The token, blacklisted", body = TokenBody),
-        (status = 401, body = BearerErrorBody),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
         (status = 404, description = "The view holds no such token", body = Detail),
     )
@@ -243,11 +243,11 @@ pub async fn blacklist_token(
     get, path = "/api/admin/tokens/{jti}/history/", tag = "admin",
     summary = "A token's events and its rotation lineage: its ancestors by parent_jti, itself, and every token descending from it",
     description = "An access token's parent is the refresh token presented to mint it. Tokens already flushed from the view appear in the state they had when they ended.",
-    params(("jti" = String, Path)),
+    params(("jti" = String, Path, description = "The token's `jti` claim", example = "b9efa14077404f5782f96d712321b071")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = TokenHistory),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "Its events and its lineage", body = TokenHistory),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
         (status = 404, description = "The ledger never saw this jti", body = Detail),
     )
@@ -274,15 +274,16 @@ pub async fn token_history(
     get, path = "/api/admin/users/{id}/tokens/", tag = "admin",
     summary = "The user's tokens as they stood at an instant, replayed from the ledger",
     params(
-        ("id" = i64, Path),
-        ("at" = Option<String>, Query, description = "RFC 3339 (default: now); tokens whose lifetime had not ended then, in their state then"),
+        ("id" = i64, Path, description = "The user's id", example = 2),
+        ("at" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339 (default: now); tokens whose lifetime had not ended then, in their state then", example = "2026-11-22T20:33:07.7Z"),
     ),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = TokensAt),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "The user's tokens as they stood at `at`", body = TokensAt),
+        (status = 400, description = "`at` is not RFC 3339", body = ValidationErrors),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "`id` is not an integer", body = Detail),
     )
 )]
 pub async fn tokens_at(

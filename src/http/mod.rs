@@ -32,6 +32,9 @@ const ME_METHODS: &str = "GET, HEAD, OPTIONS";
 
 /// Every route of the service (Swagger UI is mounted by `startup`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // A path segment that does not parse (`/api/admin/users/abc/…`) matches no URL, as with
+    // Django's `<int:id>`: a JSON 404 like any unknown path, not actix's plain-text one.
+    cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
     cfg.service(token_endpoint(
         "/api/token/",
         tokens::obtain_pair,

@@ -7,30 +7,39 @@ use super::bearer::Staff;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    BearerErrorBody, Detail, Empty, IntrospectionBody, OAuthError, OAuthTokenRequest,
+    BearerErrorBody, BodyRefused, Detail, Empty, IntrospectionBody, OAuthError, OAuthTokenRequest,
 };
 use super::state::AppState;
 
-/// The `token` parameter; without it the request is malformed (RFC 6749 `invalid_request`).
+/// The `token` parameter; without it, or with a body that does not parse, the request is
+/// malformed (RFC 6749 `invalid_request`). Size and media type keep their own answers.
 async fn token_parameter(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
 ) -> Result<String, ApiError> {
-    let fields = body::read(req, payload, state.max_body).await?;
-    let [token] = fields
-        .strings(["token"])
-        .map_err(|_| ApiError::OAuth("invalid_request"))?;
+    let invalid_request = |err: ApiError| match err {
+        ApiError::BodyTooLarge | ApiError::UnsupportedMediaType(_) => err,
+        _ => ApiError::OAuth("invalid_request"),
+    };
+    let fields = body::read(req, payload, state.max_body)
+        .await
+        .map_err(invalid_request)?;
+    let [token] = fields.strings(["token"]).map_err(invalid_request)?;
     Ok(token)
 }
 
 #[utoipa::path(
-    post, path = "/oauth/revoke", tag = "standards",
+    post, path = "/oauth/revoke", tag = "standards", operation_id = "oauth_revoke",
     summary = "RFC 7009 token revocation",
     description = "Revokes a token this service signed (a refresh token together with its \
         session's access tokens). Unknown and invalid tokens are answered 200 too, as the RFC asks.",
-    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"))),
-    responses((status = 200, body = Empty), (status = 400, description = "No `token`", body = OAuthError))
+    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"), (OAuthTokenRequest = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke", body = Empty),
+        (status = 400, description = "No `token`, or a body that does not parse: `{\"error\": \"invalid_request\"}`", body = OAuthError),
+        BodyRefused,
+    )
 )]
 pub async fn revoke(
     req: HttpRequest,
@@ -46,13 +55,14 @@ pub async fn revoke(
 #[utoipa::path(
     post, path = "/oauth/introspect", tag = "standards",
     summary = "RFC 7662 token introspection (staff only)",
-    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"))),
+    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"), (OAuthTokenRequest = "multipart/form-data"))),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = IntrospectionBody),
-        (status = 400, description = "No `token`", body = OAuthError),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "`active`, and for an active token its claims and `username`", body = IntrospectionBody),
+        (status = 400, description = "No `token`, or a body that does not parse: `{\"error\": \"invalid_request\"}`", body = OAuthError),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 403, description = "Not staff", body = Detail),
+        BodyRefused,
     )
 )]
 pub async fn introspect(

@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"username": "alice", "password": "correct horse battery staple"}))]
 pub struct TokenObtainRequest {
     /// The login field (`TOKENLEDGER_USERNAME_FIELD`: `username` or `email`).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub username: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub password: String,
 }
 
@@ -20,7 +22,10 @@ pub struct TokenPair {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"refresh": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTc5NTQ0NjY1MCwiaWF0IjoxNzk1MzYwMjUwLCJqdGkiOiJiOWVmYTE0MDc3NDA0ZjU3ODJmOTZkNzEyMzIxYjA3MSIsInVzZXJfaWQiOiIyIiwic2lkIjoiZDdmZTBlNzdlMzM4NDFjZjhkODk3OGJhOWZmOGNkMDIifQ.3kq6hYlB0kQm9u0rXWgq2p0iL5ZbqzQmNw9yV8sWm4E"}))]
 pub struct RefreshRequest {
+    /// A refresh token from `/api/token/` or a previous refresh.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub refresh: String,
 }
 
@@ -29,11 +34,14 @@ pub struct RefreshResponse {
     pub access: String,
     /// Present when `TOKENLEDGER_ROTATE_REFRESH_TOKENS` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refresh: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwiZXhwIjoxNzk1MzYwNTUwLCJpYXQiOjE3OTUzNjAyNTAsImp0aSI6ImVhZmRhOWEwMDA0MzQzZTJhODg0MDUwMzgxODAyODNmIiwidXNlcl9pZCI6IjIiLCJzaWQiOiJlOTUwNmJhODI1NWM0M2QzYTk4OGYyM2IyY2E2Y2FhYyJ9.Yq1l0m7m9dC3b8r0Rk2o4QpV6sN1xJ5wT8zE0aG7uHc"}))]
 pub struct TokenRequest {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub token: String,
 }
 
@@ -51,12 +59,15 @@ pub struct Detail {
     pub detail: String,
 }
 
-/// A refused token: `code` is `token_not_valid`.
+/// A refused token: `code` is `token_not_valid`. A valid token of an inactive or deleted user
+/// has no `code`: `{"detail": "No active account found for the given token."}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"detail": "Token is blacklisted", "code": "token_not_valid"}))]
 pub struct TokenErrorBody {
     pub detail: String,
-    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -75,9 +86,31 @@ pub struct TokenMessage {
 pub struct BearerErrorBody {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub messages: Option<Vec<TokenMessage>>,
+}
+
+/// A refused request body: its fields' errors, or a body that could not be parsed
+/// (`{"detail": "JSON parse error - …"}`, `Multipart form parse error - …`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BadRequest {
+    Fields(ValidationErrors),
+    Parse(Detail),
+}
+
+/// The answers of every endpoint that reads a request body, beyond its own.
+#[derive(IntoResponses)]
+pub enum BodyRefused {
+    /// Larger than `TOKENLEDGER_MAX_BODY`: `{"detail": "Request body too large."}`
+    #[response(status = 413)]
+    TooLarge(Detail),
+    /// Neither JSON, form-encoded nor multipart: `{"detail": "Unsupported media type \"…\" in request."}`
+    #[response(status = 415)]
+    UnsupportedMediaType(Detail),
 }
 
 /// Field name -> messages (`non_field_errors` for the body as a whole).
@@ -127,14 +160,18 @@ pub struct Revoked {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"old_password": "correct horse battery staple", "new_password": "a better one"}))]
 pub struct PasswordChange {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub old_password: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub new_password: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"username": "bob", "password": "bob's password", "is_staff": false}))]
 pub struct NewUserRequest {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub username: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub password: String,
     #[serde(default)]
     pub is_staff: Option<bool>,
@@ -150,7 +187,9 @@ pub struct UserBody {
 
 /// RFC 7009 / RFC 7662 request (form-encoded).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl", "token_type_hint": "refresh_token"}))]
 pub struct OAuthTokenRequest {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub token: String,
     #[serde(default)]
     pub token_type_hint: Option<String>,

@@ -8,7 +8,7 @@ use super::bearer::Authenticated;
 use super::body;
 use super::error::{ApiError, FieldErrors};
 use super::schemas::{
-    BearerErrorBody, Detail, Empty, PasswordChange, Revoked, Session, ValidationErrors,
+    BadRequest, BearerErrorBody, BodyRefused, Detail, Empty, PasswordChange, Revoked, Session,
 };
 use super::state::AppState;
 use crate::ledger::Reason;
@@ -20,10 +20,13 @@ fn actor(auth: &Authenticated) -> String {
 }
 
 #[utoipa::path(
-    get, path = "/api/me/sessions/", tag = "sessions",
+    get, path = "/api/me/sessions/", tag = "sessions", operation_id = "list_sessions",
     summary = "The user's live sessions",
     security(("bearerAuth" = [])),
-    responses((status = 200, body = Vec<Session>), (status = 401, body = BearerErrorBody))
+    responses(
+        (status = 200, description = "The live sessions, newest first", body = Vec<Session>),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+    )
 )]
 pub async fn list(
     auth: Authenticated,
@@ -45,13 +48,13 @@ pub async fn list(
 }
 
 #[utoipa::path(
-    delete, path = "/api/me/sessions/{sid}/", tag = "sessions",
+    delete, path = "/api/me/sessions/{sid}/", tag = "sessions", operation_id = "revoke_session",
     summary = "Revoke one of the user's sessions (every token of it)",
-    params(("sid" = String, Path, description = "The session id (the tokens' `sid` claim)")),
+    params(("sid" = String, Path, description = "The session id (the tokens' `sid` claim)", example = "d7fe0e77e33841cf8d8978ba9ff8cd02")),
     security(("bearerAuth" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, body = BearerErrorBody),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
         (status = 404, description = "Not a live session of this user", body = Detail),
     )
 )]
@@ -73,7 +76,10 @@ pub async fn revoke(
     post, path = "/api/logout/all/", tag = "sessions",
     summary = "Log out everywhere: revoke every token of the user",
     security(("bearerAuth" = [])),
-    responses((status = 200, body = Revoked), (status = 401, body = BearerErrorBody))
+    responses(
+        (status = 200, description = "How many tokens were newly revoked", body = Revoked),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+    )
 )]
 pub async fn logout_all(
     auth: Authenticated,
@@ -96,12 +102,13 @@ pub async fn logout_all(
 #[utoipa::path(
     post, path = "/api/me/password/", tag = "sessions",
     summary = "Change the password; every other session is revoked",
-    request_body(content((PasswordChange = "application/json"), (PasswordChange = "application/x-www-form-urlencoded"))),
+    request_body(content((PasswordChange = "application/json"), (PasswordChange = "application/x-www-form-urlencoded"), (PasswordChange = "multipart/form-data"))),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = Empty),
-        (status = 400, description = "Missing fields, or `{\"old_password\": [\"Wrong password.\"]}`", body = ValidationErrors),
-        (status = 401, body = BearerErrorBody),
+        (status = 200, description = "Changed; every other session is revoked", body = Empty),
+        (status = 400, description = "Missing or blank fields, a body that does not parse, or `{\"old_password\": [\"Wrong password.\"]}`", body = BadRequest),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        BodyRefused,
     )
 )]
 pub async fn change_password(

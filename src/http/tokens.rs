@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    Detail, Empty, RefreshRequest, RefreshResponse, SlidingToken, TokenErrorBody,
-    TokenObtainRequest, TokenPair, TokenRequest, ValidationErrors,
+    BadRequest, BodyRefused, Detail, Empty, RefreshRequest, RefreshResponse, SlidingToken,
+    TokenErrorBody, TokenObtainRequest, TokenPair, TokenRequest,
 };
 use super::state::AppState;
 use crate::tokens::{AuthError, TokenService};
@@ -38,10 +38,9 @@ where
     request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
     responses(
         (status = 200, description = "A new session's token pair", body = TokenPair),
-        (status = 400, description = "Missing or blank fields, or malformed JSON", body = ValidationErrors),
+        (status = 400, description = "Missing or blank fields, or a body that does not parse", body = BadRequest),
         (status = 401, description = "No active account found with the given credentials", body = Detail),
-        (status = 413, description = "Request body too large", body = Detail),
-        (status = 415, description = "Unsupported media type", body = Detail),
+        BodyRefused,
     )
 )]
 pub async fn obtain_pair(
@@ -73,9 +72,10 @@ pub async fn obtain_pair(
         returned. Presenting an already rotated token is reuse: the whole session is revoked.",
     request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
     responses(
-        (status = 200, body = RefreshResponse),
-        (status = 400, body = ValidationErrors),
-        (status = 401, description = "Token invalid, expired, blacklisted or of the wrong type; or no active account for it", body = TokenErrorBody),
+        (status = 200, description = "A new access token (and refresh token, when rotating)", body = RefreshResponse),
+        (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
+        (status = 401, description = "Token invalid, expired, blacklisted or of the wrong type (`code`: `token_not_valid`); or no active account for it (no `code`)", body = TokenErrorBody),
+        BodyRefused,
     )
 )]
 pub async fn refresh(
@@ -98,9 +98,10 @@ pub async fn refresh(
     summary = "Verify a token of any type",
     request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "multipart/form-data"))),
     responses(
-        (status = 200, body = Empty),
-        (status = 400, description = "Missing field, or the token is blacklisted (`non_field_errors`)", body = ValidationErrors),
-        (status = 401, body = TokenErrorBody),
+        (status = 200, description = "The token is valid", body = Empty),
+        (status = 400, description = "Missing or blank `token`, a body that does not parse, or the token is blacklisted (`{\"non_field_errors\": [\"Token is blacklisted\"]}`)", body = BadRequest),
+        (status = 401, description = "Token invalid or expired", body = TokenErrorBody),
+        BodyRefused,
     )
 )]
 pub async fn verify(
@@ -120,9 +121,10 @@ pub async fn verify(
     summary = "Log out: blacklist a refresh token (and its session's access tokens)",
     request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
     responses(
-        (status = 200, body = Empty),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = TokenErrorBody),
+        (status = 200, description = "Logged out", body = Empty),
+        (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
+        (status = 401, description = "Token invalid, expired, already blacklisted, or not a refresh token", body = TokenErrorBody),
+        BodyRefused,
     )
 )]
 pub async fn blacklist(
@@ -142,9 +144,10 @@ pub async fn blacklist(
     summary = "Log in: obtain a sliding token",
     request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
     responses(
-        (status = 200, body = SlidingToken),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = Detail),
+        (status = 200, description = "A new sliding token", body = SlidingToken),
+        (status = 400, description = "Missing or blank fields, or a body that does not parse", body = BadRequest),
+        (status = 401, description = "No active account found with the given credentials", body = Detail),
+        BodyRefused,
     )
 )]
 pub async fn obtain_sliding(
@@ -172,9 +175,10 @@ pub async fn obtain_sliding(
     summary = "Refresh a sliding token: same jti and refresh_exp, new exp",
     request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "multipart/form-data"))),
     responses(
-        (status = 200, body = SlidingToken),
-        (status = 400, body = ValidationErrors),
-        (status = 401, body = TokenErrorBody),
+        (status = 200, description = "The sliding token with a new `exp`", body = SlidingToken),
+        (status = 400, description = "Missing or blank `token`, or a body that does not parse", body = BadRequest),
+        (status = 401, description = "Token invalid, expired (`refresh_exp` too), blacklisted or not a sliding token; or no active account for it (no `code`)", body = TokenErrorBody),
+        BodyRefused,
     )
 )]
 pub async fn refresh_sliding(

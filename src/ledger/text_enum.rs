@@ -4,8 +4,10 @@
 #[error("unknown value {0:?}")]
 pub struct UnknownValue(pub String);
 
+// `$text:tt`, not `literal`: a `literal` fragment reaches the derives wrapped in an invisible
+// group, which serde reads but utoipa skips, so the OpenAPI enums showed the variant names.
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,

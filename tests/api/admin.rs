@@ -167,3 +167,29 @@ async fn admin_revoke_counts_newly_blacklisted_tokens_with_reason_admin() {
         );
     }
 }
+
+/// Found by schemathesis: an id that is not an integer answered actix's plain-text 404.
+#[actix_web::test]
+async fn an_id_that_is_not_an_integer_is_a_json_404() {
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    for (method, path) in [
+        ("POST", "/api/admin/users/abc/deactivate/"),
+        ("POST", "/api/admin/users/9223372036854775808/revoke/"),
+        ("GET", "/api/admin/users/1.5/tokens/"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path}"
+        );
+        assert_answer(response, 404, r#"{"detail":"Not found."}"#).await;
+    }
+}

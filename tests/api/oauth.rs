@@ -146,3 +146,29 @@ async fn introspection_is_for_staff_and_tells_active_from_revoked() {
         401
     );
 }
+
+/// Found by schemathesis: a JSON body that is not an object answered DRF's
+/// `non_field_errors` instead of RFC 6749's `invalid_request`.
+#[actix_web::test]
+async fn a_body_that_does_not_parse_is_an_invalid_request() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN.0, ADMIN.1).await.1;
+    for body in ["[null, null]", "{not json", "\"token\""] {
+        let revoke = app
+            .post_raw("/oauth/revoke", Some("application/json"), body)
+            .await;
+        assert_answer(revoke, 400, r#"{"error":"invalid_request"}"#).await;
+        let introspect = app
+            .client
+            .post(app.url("/oauth/introspect"))
+            .bearer_auth(&admin)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_answer(introspect, 400, r#"{"error":"invalid_request"}"#).await;
+    }
+    let unsupported = app.post_raw("/oauth/revoke", Some("text/csv"), "a,b").await;
+    assert_eq!(unsupported.status(), 415, "media type keeps its own answer");
+}

@@ -90,3 +90,44 @@ async fn swagger_ui_is_served_from_the_binary() {
             .contains("/api-docs/openapi.json")
     );
 }
+
+/// Found by schemathesis: the ledger's enums were documented by their Rust variant names
+/// (`"Issued"`), not the values on the wire (`"issued"`).
+#[test]
+fn enums_are_documented_as_the_wire_values() {
+    let doc: Value = serde_json::from_str(&tokenledger::openapi::document_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["EventKind"]["enum"],
+        serde_json::json!([
+            "issued",
+            "rotated",
+            "blacklisted",
+            "expired",
+            "reuse_detected"
+        ])
+    );
+    assert_eq!(
+        schemas["TokenType"]["enum"],
+        serde_json::json!(["access", "refresh", "sliding"])
+    );
+    assert_eq!(
+        schemas["TokenState"]["enum"],
+        serde_json::json!(["outstanding", "blacklisted"])
+    );
+    assert!(
+        schemas["Reason"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("reuse_detected"))
+    );
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "operationIds are unique: {ids:?}");
+}
