@@ -145,6 +145,73 @@ pub struct Settings {
     pub username_field: UsernameField,
     pub bootstrap_admin: Option<Secret>,
     pub log: String,
+    /// Failed logins allowed per username (from one client address) per window.
+    pub login_throttle: LoginRate,
+    /// Failed logins allowed per client address per window, whatever the usernames.
+    pub login_throttle_ip: LoginRate,
+    /// A lockout (the failure that reaches `login_throttle`) also revokes the user's tokens.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub lockout_revokes_sessions: bool,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the real client.
+    #[serde(with = "lenient::comma_list")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
+/// throttles nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginRate {
+    pub failures: u32,
+    pub window: Duration,
+}
+
+impl LoginRate {
+    pub const OFF: LoginRate = LoginRate {
+        failures: 0,
+        window: Duration::ZERO,
+    };
+
+    pub fn is_off(&self) -> bool {
+        self.failures == 0 || self.window.is_zero()
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") || text == "0" {
+            return Ok(Self::OFF);
+        }
+        let (failures, window) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not a rate such as 5/15m"))?;
+        let failures = failures
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a rate such as 5/15m"))?;
+        let window = lenient::duration::parse(window)?;
+        Ok(Self { failures, window })
+    }
+}
+
+impl fmt::Display for LoginRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_off() {
+            return f.write_str("off");
+        }
+        write!(f, "{}/{}s", self.failures, self.window.as_secs())
+    }
+}
+
+impl Serialize for LoginRate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LoginRate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = lenient::string(deserializer)?;
+        LoginRate::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for Settings {
@@ -176,6 +243,16 @@ impl Default for Settings {
             username_field: UsernameField::Username,
             bootstrap_admin: None,
             log: "info".into(),
+            login_throttle: LoginRate {
+                failures: 5,
+                window: Duration::from_secs(15 * 60),
+            },
+            login_throttle_ip: LoginRate {
+                failures: 50,
+                window: Duration::from_secs(15 * 60),
+            },
+            lockout_revokes_sessions: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -208,6 +285,15 @@ impl Settings {
             ));
         }
         self.bearer_token_types()?;
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|proxy| proxy.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "trusted_proxies: {bad:?} is not an IP address"
+            )));
+        }
         if self.signing_key.is_some() && self.signing_key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "set signing_key or signing_key_file, not both".into(),

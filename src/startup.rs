@@ -244,6 +244,7 @@ impl Application {
             tokens,
             settings.max_body,
             &settings.auth_header_types,
+            &settings.trusted_proxies,
         ));
         let openapi = ApiDoc::openapi();
         let server = HttpServer::new(move || {

@@ -75,8 +75,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        username -> Text,
+        client -> Text,
+        user_id -> Nullable<BigInt>,
+        outcome -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    login_failures,
     token_ledger,
     token_view,
     service_secrets,

@@ -105,6 +105,7 @@ impl ApiError {
                 AuthError::NoActiveAccount | AuthError::NoActiveAccountForToken => {
                     (S::UNAUTHORIZED, detail(err))
                 }
+                AuthError::Throttled { .. } => (S::TOO_MANY_REQUESTS, detail(err)),
                 AuthError::VerifyBlacklisted => (
                     S::BAD_REQUEST,
                     json!({"non_field_errors": [err.to_string()]}),
@@ -175,6 +176,13 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        HttpResponse::build(status).json(body)
+        let mut response = HttpResponse::build(status);
+        if let ApiError::Auth(AuthError::Throttled { retry_after }) = self {
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after.to_string(),
+            ));
+        }
+        response.json(body)
     }
 }

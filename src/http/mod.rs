@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod bearer;
 pub mod body;
+pub mod client;
 pub mod error;
 pub mod health;
 pub mod jwks;

@@ -1,3 +1,5 @@
+use std::net::IpAddr;
+
 use actix_web::http::header::HeaderValue;
 
 use crate::tokens::TokenService;
@@ -10,10 +12,17 @@ pub struct AppState {
     pub header_types: Vec<String>,
     /// `WWW-Authenticate` on every 401: `<first scheme> realm="api"`, as the reference.
     pub www_authenticate: HeaderValue,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `client::client_address`).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl AppState {
-    pub fn new(tokens: TokenService, max_body: usize, header_types: &[String]) -> Self {
+    pub fn new(
+        tokens: TokenService,
+        max_body: usize,
+        header_types: &[String],
+        trusted_proxies: &[String],
+    ) -> Self {
         let first = header_types.first().map_or("Bearer", String::as_str);
         let www_authenticate = HeaderValue::from_str(&format!("{first} realm=\"api\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
@@ -25,6 +34,11 @@ impl AppState {
                 .map(|t| t.to_ascii_lowercase())
                 .collect(),
             www_authenticate,
+            // Settings::validate refused anything that is not an address.
+            trusted_proxies: trusted_proxies
+                .iter()
+                .filter_map(|proxy| proxy.parse().ok())
+                .collect(),
         }
     }
 }

@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::body;
+use super::client::client_address;
 use super::error::ApiError;
 use super::schemas::{
     BadRequest, BodyRefused, Detail, Empty, RefreshRequest, RefreshResponse, SlidingToken,
@@ -40,6 +41,8 @@ where
         (status = 200, description = "A new session's token pair", body = TokenPair),
         (status = 400, description = "Missing or blank fields, or a body that does not parse", body = BadRequest),
         (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 429, description = "Too many failed logins from this client (for this username, or at all): `{\"detail\": \"Request was throttled. Expected available in N seconds.\"}`", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds until a login may be tried again"))),
         BodyRefused,
     )
 )]
@@ -49,13 +52,14 @@ pub async fn obtain_pair(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let login = state.tokens.policy().username_field.as_str();
+    let client = client_address(&req, &state.trusted_proxies);
     answer(
         req,
         payload,
         state,
         [login, "password"],
-        |tokens, [login, password]| {
-            let pair = tokens.obtain_pair(&login, &password)?;
+        move |tokens, [login, password]| {
+            let pair = tokens.obtain_pair(&login, &password, &client)?;
             Ok(TokenPair {
                 refresh: pair.refresh,
                 access: pair.access,
@@ -147,6 +151,8 @@ pub async fn blacklist(
         (status = 200, description = "A new sliding token", body = SlidingToken),
         (status = 400, description = "Missing or blank fields, or a body that does not parse", body = BadRequest),
         (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 429, description = "Too many failed logins from this client (for this username, or at all): `{\"detail\": \"Request was throttled. Expected available in N seconds.\"}`", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds until a login may be tried again"))),
         BodyRefused,
     )
 )]
@@ -156,14 +162,15 @@ pub async fn obtain_sliding(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let login = state.tokens.policy().username_field.as_str();
+    let client = client_address(&req, &state.trusted_proxies);
     answer(
         req,
         payload,
         state,
         [login, "password"],
-        |tokens, [login, password]| {
+        move |tokens, [login, password]| {
             Ok(SlidingToken {
-                token: tokens.obtain_sliding(&login, &password)?,
+                token: tokens.obtain_sliding(&login, &password, &client)?,
             })
         },
     )

@@ -35,6 +35,9 @@ pub enum AuthError {
     /// `verify` of a blacklisted token: a validation error, not an authentication failure.
     #[error("Token is blacklisted")]
     VerifyBlacklisted,
+    /// Too many failed logins from this client: DRF's throttled answer.
+    #[error("Request was throttled. Expected available in {retry_after} second{}.", if *retry_after == 1 { "" } else { "s" })]
+    Throttled { retry_after: u64 },
     #[error("could not sign a token: {0}")]
     Signing(String),
     #[error(transparent)]

@@ -1,5 +1,6 @@
 use crate::config::{ConfigError, Settings, UsernameField};
 use crate::ledger::TokenType;
+use crate::users::throttle::LoginThrottle;
 
 /// The token rules the service applies, read once from [`Settings`].
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct TokenPolicy {
     pub bearer_types: Vec<TokenType>,
     pub username_field: UsernameField,
     pub update_last_login: bool,
+    pub login_throttle: LoginThrottle,
+    pub lockout_revokes_sessions: bool,
 }
 
 impl TokenPolicy {
@@ -42,6 +45,11 @@ impl TokenPolicy {
             bearer_types: settings.bearer_token_types()?,
             username_field: settings.username_field,
             update_last_login: settings.update_last_login,
+            login_throttle: LoginThrottle {
+                per_username: settings.login_throttle,
+                per_client: settings.login_throttle_ip,
+            },
+            lockout_revokes_sessions: settings.lockout_revokes_sessions,
         })
     }
 

@@ -16,6 +16,9 @@ use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, Toke
 use crate::time;
 use crate::users::{self, User};
 
+/// The `actor` of the blacklistings a lockout makes.
+const LOCKOUT_ACTOR: &str = "login_throttle";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pair {
     pub refresh: String,
@@ -105,8 +108,14 @@ impl TokenService {
         Err(failures)
     }
 
-    pub fn obtain_pair(&self, login: &str, password: &str) -> Result<Pair, AuthError> {
-        let user = self.authenticate(login, password)?;
+    /// Logs in from `client` (the caller's address, which the login throttle counts by).
+    pub fn obtain_pair(
+        &self,
+        login: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<Pair, AuthError> {
+        let user = self.authenticate(login, password, client)?;
         let now = time::now();
         let sid = new_id();
         let refresh = self.mint(TokenType::Refresh, user.id, &sid, now)?;
@@ -123,8 +132,13 @@ impl TokenService {
         })
     }
 
-    pub fn obtain_sliding(&self, login: &str, password: &str) -> Result<String, AuthError> {
-        let user = self.authenticate(login, password)?;
+    pub fn obtain_sliding(
+        &self,
+        login: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<String, AuthError> {
+        let user = self.authenticate(login, password, client)?;
         let now = time::now();
         let sliding = self.mint(TokenType::Sliding, user.id, &new_id(), now)?;
         let event = NewEvent::issued(sliding.token, None, now);
@@ -311,17 +325,53 @@ impl TokenService {
         self.inner.keys.sign(&renewed)
     }
 
-    fn authenticate(&self, login: &str, password: &str) -> Result<User, AuthError> {
+    /// Throttle first (a throttled client's password is not even looked at), then the
+    /// password; a failure is recorded, and the one that reaches the per-username limit may
+    /// also revoke the user's tokens (`lockout_revokes_sessions`).
+    fn authenticate(&self, login: &str, password: &str, client: &str) -> Result<User, AuthError> {
         let policy = &self.inner.policy;
+        let throttle = &policy.login_throttle;
         let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
-        users::authenticate(
+        let now = time::now();
+        if let Some(retry_after) = throttle.retry_after(&mut conn, login, client, now)? {
+            tracing::warn!(client, retry_after, "login throttled");
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let refused = match users::authenticate(
             &mut conn,
             policy.username_field,
             login,
             password,
             policy.update_last_login,
-        )?
-        .ok_or(AuthError::NoActiveAccount)
+        )? {
+            Ok(user) => return Ok(user),
+            Err(refused) => refused,
+        };
+        let locked_out = throttle.record_failure(&mut conn, login, client, refused.user_id, now)?;
+        drop(conn);
+        tracing::info!(
+            client,
+            user_id = refused.user_id,
+            locked_out,
+            "login failed"
+        );
+        if let (true, true, Some(user_id)) =
+            (locked_out, policy.lockout_revokes_sessions, refused.user_id)
+        {
+            let revoked = self.ledger().write(|conn| {
+                let events = users::revoke_all_events(
+                    conn,
+                    user_id,
+                    Reason::Lockout,
+                    Some(LOCKOUT_ACTOR),
+                    None,
+                )?;
+                let revoked = events.len();
+                Ok::<_, AuthError>(Decision::new(events, revoked))
+            })?;
+            tracing::warn!(user_id, revoked, "lockout revoked the user's tokens");
+        }
+        Err(AuthError::NoActiveAccount)
     }
 
     fn claims(

@@ -1,6 +1,7 @@
 //! Users: the account table, password checks, and the account changes that also revoke tokens.
 
 pub mod password;
+pub mod throttle;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -122,20 +123,29 @@ pub fn authenticate(
     login: &str,
     password: &str,
     update_last_login: bool,
-) -> Result<Option<User>, StoreError> {
+) -> Result<Result<User, Refused>, StoreError> {
     let Some(user) = find_for_login(conn, field, login)? else {
         password::verify_against_dummy(password);
-        return Ok(None);
+        return Ok(Err(Refused { user_id: None }));
     };
     if !password::verify(&user.password_hash, password) || !user.is_active {
-        return Ok(None);
+        return Ok(Err(Refused {
+            user_id: Some(user.id),
+        }));
     }
     if update_last_login {
         diesel::update(users::table.find(user.id))
             .set(users::last_login.eq(time::now()))
             .execute(conn)?;
     }
-    Ok(Some(user))
+    Ok(Ok(user))
+}
+
+/// A refused login, for the audit record: the account it named, if one exists (the client
+/// is told nothing of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub user_id: Option<i64>,
 }
 
 /// The events that blacklist every outstanding token of `user_id`.

@@ -17,4 +17,5 @@ mod rotation;
 mod sessions;
 mod sliding;
 mod tamper;
+mod throttle;
 mod tokens;
