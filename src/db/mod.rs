@@ -49,6 +49,9 @@ pub enum StoreError {
     Query(DieselError),
     #[error("a concurrent write changed the same token; the transaction was rolled back")]
     Conflict,
+    /// PostgreSQL stores no NUL character: a value carrying one is the client's mistake.
+    #[error("a value holds a NUL character")]
+    NulCharacter,
 }
 
 /// A lost connection or a locked database is an outage (503, retry), not a bug (500).
@@ -62,6 +65,9 @@ impl From<DieselError> for StoreError {
                 if is_outage(info.message()) =>
             {
                 StoreError::Unavailable(err.to_string())
+            }
+            DieselError::DatabaseError(_, info) if info.message().contains("0x00") => {
+                StoreError::NulCharacter
             }
             _ => StoreError::Query(err),
         }

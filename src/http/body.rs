@@ -200,6 +200,9 @@ fn char_field(value: Option<&Value>) -> Result<String, &'static str> {
     };
     if text.is_empty() {
         Err("This field may not be blank.")
+    } else if text.contains('\0') {
+        // DRF's ProhibitNullCharactersValidator; PostgreSQL could not store one anyway.
+        Err("Null characters are not allowed.")
     } else {
         Ok(text)
     }
@@ -225,5 +228,9 @@ mod tests {
         assert_eq!(char_field(Some(&json!(5))), Ok("5".into()));
         assert_eq!(char_field(Some(&json!(["a"]))), Err("Not a valid string."));
         assert_eq!(char_field(Some(&json!(true))), Err("Not a valid string."));
+        assert_eq!(
+            char_field(Some(&json!("a\u{0}b"))),
+            Err("Null characters are not allowed.")
+        );
     }
 }

@@ -113,6 +113,9 @@ impl ApiError {
                 AuthError::Store(StoreError::Unavailable(_) | StoreError::Conflict) => {
                     (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE))
                 }
+                AuthError::Store(StoreError::NulCharacter) => {
+                    (S::BAD_REQUEST, detail("Null characters are not allowed."))
+                }
                 AuthError::Store(_) | AuthError::Signing(_) => {
                     (S::INTERNAL_SERVER_ERROR, detail(INTERNAL))
                 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod attacks;
 mod audit;
 mod cli;
 mod instances;
