@@ -31,7 +31,7 @@ impl DatabaseLocation {
                 .or_else(|| url.strip_prefix("sqlite:"))
             {
                 Some(path) if !path.is_empty() => Ok(Self::SqliteFile(path.to_owned())),
-                _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
+                _ => Err(StoreError::UnsupportedUrl(redact(url))),
             },
         }
     }

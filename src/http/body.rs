@@ -40,7 +40,8 @@ pub async fn read(
 
 /// An empty body is a body with every field missing, whatever its content type. A body
 /// without a content type is `text/plain`, as WSGI servers (and so the reference) see it.
-async fn parse(
+/// Public for the fuzz target (`fuzz/fuzz_targets/request_body.rs`).
+pub async fn parse(
     content_type: Option<&header::HeaderValue>,
     body: &[u8],
 ) -> Result<Fields, ApiError> {

@@ -135,6 +135,14 @@ async fn hostile_tokens_are_refused_with_401_everywhere() {
             ),
         ),
         (
+            "x5c chain of the attacker",
+            with_raw_header(
+                json!({"alg": "HS256", "typ": "JWT", "x5c": ["MIIB"], "x5t": "abc"}),
+                &access,
+                b"attacker",
+            ),
+        ),
+        (
             "embedded jwk of the attacker",
             with_raw_header(
                 json!({"alg": "HS256", "typ": "JWT", "jwk": attacker_jwk}),
