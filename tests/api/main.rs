@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod audit;
 mod cli;
+mod console;
 mod instances;
 mod keys;
 mod ledger;
