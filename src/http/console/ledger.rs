@@ -2,6 +2,8 @@
 //! and a point-in-time control: a user's tokens as they stood at a chosen instant
 //! (`ledger::query::tokens_at`, the same replay as `GET /api/admin/users/{id}/tokens/`).
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -28,6 +30,7 @@ pub struct EventLine {
     pub jti: String,
     pub short_jti: String,
     pub user_id: i64,
+    pub username: String,
     pub sid: String,
     pub short_sid: String,
     pub parent: String,
@@ -35,9 +38,13 @@ pub struct EventLine {
     pub actor: String,
 }
 
-impl From<&LedgerEvent> for EventLine {
-    fn from(event: &LedgerEvent) -> Self {
+impl EventLine {
+    fn of(event: &LedgerEvent, names: &HashMap<i64, String>) -> Self {
         Self {
+            username: names
+                .get(&event.user_id)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", event.user_id)),
             seq: event.seq,
             at: when(&event.at),
             event: event.event.as_str(),
@@ -105,7 +112,7 @@ pub async fn timeline(
     let ok = problems.0.is_empty();
     let pool = state.tokens.ledger().pool().clone();
     let wanted = pit_user.clone();
-    let (events, instant) = web::block(move || {
+    let (events, instant, names) = web::block(move || {
         let mut conn = pool.get()?;
         let events = if ok {
             query::events(&mut conn, &filter, limit)?
@@ -133,7 +140,14 @@ pub async fn timeline(
             Some(None) => Some(None),
             None => None,
         };
-        Ok::<_, StoreError>((events, instant))
+        let mut ids: Vec<i64> = events.iter().map(|event| event.user_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let names: HashMap<i64, String> = users::find_many(&mut conn, &ids)?
+            .into_iter()
+            .map(|user| (user.id, user.username))
+            .collect();
+        Ok::<_, StoreError>((events, instant, names))
     })
     .await??;
     if let Some(None) = instant {
@@ -185,7 +199,10 @@ pub async fn timeline(
                 &fields,
             ),
         ],
-        events: events.iter().map(EventLine::from).collect(),
+        events: events
+            .iter()
+            .map(|event| EventLine::of(event, &names))
+            .collect(),
         next,
         pit_user,
         pit_at: fields

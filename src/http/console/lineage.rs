@@ -15,10 +15,10 @@ use chrono::NaiveDateTime;
 use super::short;
 use crate::ledger::{EventKind, LedgerEvent, Reason, TokenRow, TokenState, TokenType};
 
-const NODE_WIDTH: i64 = 200;
-const NODE_HEIGHT: i64 = 58;
-const COLUMN: i64 = 240;
-const ROW: i64 = 70;
+const NODE_WIDTH: i64 = 210;
+const NODE_HEIGHT: i64 = 74;
+const COLUMN: i64 = 250;
+const ROW: i64 = 86;
 const MARGIN: i64 = 10;
 /// Beyond this many tokens a session is listed, not drawn.
 pub const MAX_NODES: usize = 400;
@@ -31,7 +31,7 @@ pub struct Node {
     pub height: i64,
     /// CSS classes: the kind and state (`refresh rotated`, `access blacklisted`, `reuse`).
     pub class: String,
-    pub lines: [String; 3],
+    pub lines: [String; 4],
     /// The full story, for the node's `<title>` (screen readers, hover).
     pub title: String,
     /// The jti, to link the node to its row in the table.
@@ -59,14 +59,18 @@ impl Graph {
     /// One sentence for the drawing's `<desc>`.
     pub fn summary(&self) -> String {
         let tokens = self.nodes.len() - self.reuses;
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut text = format!(
-            "{tokens} tokens, {} rotations, {} reuse detected",
-            self.rotations, self.reuses
+            "{}, {}, {}",
+            count(tokens, "token", "tokens"),
+            count(self.rotations, "rotation", "rotations"),
+            count(self.reuses, "reuse detected", "reuses detected"),
         );
         if self.forks > 0 {
             text.push_str(&format!(
-                ", {} forks: a refresh token was used twice",
-                self.forks
+                ", {}: a refresh token was used twice",
+                count(self.forks, "fork", "forks")
             ));
         }
         text
@@ -82,31 +86,33 @@ fn when(at: &NaiveDateTime) -> String {
     at.format("%m-%d %H:%M:%S").to_string()
 }
 
-fn token_node(row: &TokenRow, now: NaiveDateTime) -> (String, [String; 3], String) {
+fn token_node(row: &TokenRow, now: NaiveDateTime) -> (String, [String; 4], String) {
     let by_rotation = matches!(row.reason, None | Some(Reason::Rotation));
     let (state, line) = match (row.state, row.rotated_at, row.blacklisted_at) {
         (_, Some(at), _) if by_rotation => ("rotated", format!("rotated {}", when(&at))),
-        (TokenState::Blacklisted, _, Some(at)) => {
-            let reason = row.reason.map_or("", |reason| reason.as_str());
-            ("blacklisted", format!("revoked {} {reason}", when(&at)))
-        }
+        (TokenState::Blacklisted, _, Some(at)) => ("blacklisted", format!("revoked {}", when(&at))),
         (_, Some(at), _) => ("rotated", format!("rotated {}", when(&at))),
         (TokenState::Blacklisted, _, None) => ("blacklisted", "revoked".to_owned()),
         _ if row.expires_at <= now => ("ended", format!("ended {}", when(&row.expires_at))),
         _ => ("live", format!("live until {}", when(&row.expires_at))),
     };
     let class = format!("{} {state}", row.token_type.as_str());
-    let lines = [
-        format!("{} {}", row.token_type.as_str(), short(&row.jti)),
-        format!("issued {}", when(&row.issued_at)),
-        line.clone(),
-    ];
+    let reason = match row.reason {
+        Some(reason) if state == "blacklisted" => format!("reason {}", reason.as_str()),
+        _ => String::new(),
+    };
     let title = format!(
-        "{} token {}: issued {}, {line}",
+        "{} token {}: issued {}, {line} {reason}",
         row.token_type.as_str(),
         row.jti,
         when(&row.issued_at)
     );
+    let lines = [
+        format!("{} {}", row.token_type.as_str(), short(&row.jti)),
+        format!("issued {}", when(&row.issued_at)),
+        line,
+        reason,
+    ];
     (class, lines, title)
 }
 
@@ -194,7 +200,8 @@ fn place(
             let lines = [
                 "reuse detected".to_owned(),
                 format!("at {}", when(&event.at)),
-                format!("{} presented again", short(&event.jti)),
+                format!("{} presented again:", short(&event.jti)),
+                "the session is revoked".to_owned(),
             ];
             let title = format!(
                 "reuse detected at {}: the rotated token {} was presented again; the session was revoked",
@@ -319,6 +326,9 @@ mod tests {
         assert_eq!(r1.y, r2.y, "the rotation chain runs along one row");
         assert!(r2.x > r1.x && reuse.x == r2.x && reuse.y > r2.y);
         assert!(r1.class.contains("forked") && r2.class.contains("blacklisted"));
-        assert!(graph.summary().contains("1 forks"));
+        assert_eq!(
+            graph.summary(),
+            "4 tokens, 1 rotation, 1 reuse detected, 1 fork: a refresh token was used twice"
+        );
     }
 }
