@@ -137,7 +137,7 @@ pub async fn detail(
             }
         }
         let mut ended: Vec<(String, chrono::NaiveDateTime)> = ended.into_iter().collect();
-        ended.sort_by(|a, b| b.1.cmp(&a.1));
+        ended.sort_by_key(|(_, last)| std::cmp::Reverse(*last));
         let names = HashMap::from([(user.id, user.username.clone())]);
         let mut views = Vec::new();
         let wanted = live
