@@ -5,7 +5,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response, header};
 use serde_json::Value;
 
-use crate::helpers::{ADMIN, ALICE, TestApp, body, claims_of, spawn_app};
+use crate::helpers::{ADMIN, ALICE, TestApp, body, claims_of, spawn_app, spawn_app_with};
 
 /// A browser-like visitor: keeps the console's cookie, follows no redirect by itself.
 struct Visitor<'a> {
@@ -352,4 +352,33 @@ async fn bad_input_is_a_page_not_a_server_error() {
         .post("/admin/tokens/nope/blacklist/", &[("csrf", &csrf)], None)
         .await;
     assert_eq!(missing.status(), 404);
+}
+
+#[actix_rt::test]
+async fn the_session_renews_while_used_and_ends_when_idle() {
+    let app = spawn_app_with(|settings| {
+        settings.sliding_token_lifetime = std::time::Duration::from_secs(4);
+    })
+    .await;
+    let mut staff = Visitor::new(&app);
+    assert_eq!(staff.sign_in(ADMIN.0, ADMIN.1).await.status(), 303);
+    let first = staff.cookie.clone().expect("a session cookie");
+    let csrf = csrf_of(&staff.page("/admin/users/").await);
+    assert_eq!(staff.cookie.as_ref(), Some(&first), "young: not renewed");
+
+    // Past half its lifetime, the next page renews it: same jti, so the same CSRF token.
+    tokio::time::sleep(std::time::Duration::from_millis(3_000)).await;
+    let html = staff.page("/admin/users/").await;
+    let renewed = staff.cookie.clone().expect("a session cookie");
+    assert_ne!(renewed, first, "renewed");
+    let jti =
+        |cookie: &str| claims_of(cookie.trim_start_matches("tokenledger_console="))["jti"].clone();
+    assert_eq!(jti(&renewed), jti(&first));
+    assert_eq!(csrf_of(&html), csrf);
+
+    // Idle past its lifetime, it is over.
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    let response = staff.get("/admin/users/").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/signin/");
 }
