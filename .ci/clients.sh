@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Real clients against a live server: newman runs the Postman collection, Debian's chromium
-# (driven by playwright-core) uses Swagger UI, and schemathesis fuzzes the API from its own
-# OpenAPI document. Installs its own tools, starts target/debug/tokenledger on a free port with
-# a fresh SQLite file, runs the three checks, stops the server, and ends with
+# (driven by playwright-core) uses Swagger UI and the admin console, and schemathesis fuzzes
+# the API from its own OpenAPI document. Installs its own tools, starts target/debug/tokenledger
+# on a free port with a fresh SQLite file, runs the four checks, stops the server, and ends with
 # "N passed, N failed" (exit 1 if any failed).
 #
 #   cargo build && bash .ci/clients.sh
@@ -17,6 +17,8 @@ CLIENTS=tests/clients
 VENV=target/ci-venv
 ARTIFACTS=target/ci-artifacts
 CHROMIUM=/usr/bin/chromium
+
+CHECKS=4   # postman, swagger ui, admin console, schemathesis: every early exit fails them all
 
 started=$(date +%s)
 say() { echo "== clients: $*"; }
@@ -43,12 +45,12 @@ install_tools() {
 
 if [ ! -x "$BIN" ]; then
     echo "no $BIN: run cargo build first" >&2
-    echo "0 passed, 3 failed"
+    echo "0 passed, $CHECKS failed"
     exit 1
 fi
 if ! install_tools; then
     echo "could not install the client tools" >&2
-    echo "0 passed, 3 failed"
+    echo "0 passed, $CHECKS failed"
     exit 1
 fi
 rm -rf "$ARTIFACTS"
@@ -92,14 +94,14 @@ done
 if [ -z "$BASE" ]; then
     echo "the server did not start:" >&2
     cat "$WORK/server.log" >&2
-    echo "0 passed, 3 failed"
+    echo "0 passed, $CHECKS failed"
     exit 1
 fi
 say "server at $BASE"
 if ! printf '%s\n' "$ALICE_PASSWORD" | "$BIN" user create alice --password-stdin >/dev/null ||
     ! FUZZ_USER_ID=$(printf '%s\n' "$FUZZ_PASSWORD" | "$BIN" user create fuzzer --staff --password-stdin); then
     echo "could not create the users" >&2
-    echo "0 passed, 3 failed"
+    echo "0 passed, $CHECKS failed"
     exit 1
 fi
 
@@ -137,6 +139,13 @@ swagger_ui() {
         timeout 180 node "$CLIENTS/swagger_ui.mjs"
 }
 
+admin_console() {
+    BASE_URL=$BASE TL_ADMIN_USERNAME=admin TL_ADMIN_PASSWORD=$ADMIN_PASSWORD \
+        TL_USERNAME=alice TL_PASSWORD=$ALICE_PASSWORD \
+        SCREENSHOT_DIR="$ARTIFACTS/admin-console" CHROMIUM=$CHROMIUM \
+        timeout 180 node "$CLIENTS/admin_console.mjs"
+}
+
 fuzz() {
     # Every check schemathesis has but two, whose complaints are the contract's own choices:
     # positive_data_acceptance calls a schema-valid request that the domain refuses a failure
@@ -156,6 +165,8 @@ fuzz() {
 
 check "postman collection (newman)" postman
 check "swagger ui (chromium)" swagger_ui
+# Before the fuzzer, which may deactivate alice or revoke the admin's tokens.
+check "admin console (chromium)" admin_console
 check "schemathesis" fuzz
 
 stop_server

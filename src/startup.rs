@@ -240,6 +240,7 @@ impl Application {
             stop_background.clone(),
         )?;
 
+        let console = web::Data::new(http::console::Console::load(&tokens)?);
         let state = web::Data::new(AppState::new(
             tokens,
             settings.max_body,
@@ -254,6 +255,7 @@ impl Application {
                 .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                .app_data(console.clone())
                 .configure(http::configure)
                 .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")

@@ -200,6 +200,7 @@ pub async fn tokens(
         user_id: params.integer("user_id"),
         token_type: params.choice("token_type"),
         after_jti: params.raw("cursor"),
+        ..TokenFilter::default()
     };
     let limit = params.limit();
     params.finish()?;

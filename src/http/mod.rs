@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bearer;
 pub mod body;
 pub mod client;
+pub mod console;
 pub mod error;
 pub mod health;
 pub mod jwks;
@@ -36,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // A path segment that does not parse (`/api/admin/users/abc/…`) matches no URL, as with
     // Django's `<int:id>`: a JSON 404 like any unknown path, not actix's plain-text one.
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
+    // The admin console's HTML pages (not in the OpenAPI document).
+    cfg.service(console::scope());
     cfg.service(token_endpoint(
         "/api/token/",
         tokens::obtain_pair,

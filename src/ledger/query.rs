@@ -70,6 +70,12 @@ pub struct TokenFilter {
     pub state: Option<TokenState>,
     pub user_id: Option<i64>,
     pub token_type: Option<TokenType>,
+    /// Blacklisted for this reason.
+    pub reason: Option<Reason>,
+    /// Issued at or after this instant.
+    pub issued_since: Option<NaiveDateTime>,
+    /// Issued before this instant.
+    pub issued_until: Option<NaiveDateTime>,
     /// Only rows with a greater jti: the previous page's cursor.
     pub after_jti: Option<String>,
 }
@@ -89,6 +95,15 @@ pub fn tokens(
     }
     if let Some(token_type) = filter.token_type {
         query = query.filter(token_view::token_type.eq(token_type));
+    }
+    if let Some(reason) = filter.reason {
+        query = query.filter(token_view::reason.eq(reason));
+    }
+    if let Some(since) = filter.issued_since {
+        query = query.filter(token_view::issued_at.ge(crate::db::bindable_instant(conn, since)));
+    }
+    if let Some(until) = filter.issued_until {
+        query = query.filter(token_view::issued_at.lt(crate::db::bindable_instant(conn, until)));
     }
     if let Some(after) = &filter.after_jti {
         query = query.filter(token_view::jti.gt(after.clone()));
@@ -123,6 +138,26 @@ pub fn history(conn: &mut DbConn, jti: &str) -> Result<Option<History>, StoreErr
         .load(conn)?;
     let lineage = lineage_of(&replay(session), jti);
     Ok(Some(History { events, lineage }))
+}
+
+/// One session's story: its events (but `expired`) and every token of it, flushed ones
+/// included, in the state it has now or had when it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionHistory {
+    pub events: Vec<LedgerEvent>,
+    pub tokens: Vec<TokenRow>,
+}
+
+pub fn session(conn: &mut DbConn, sid: &str) -> Result<SessionHistory, StoreError> {
+    let events: Vec<LedgerEvent> = token_ledger::table
+        .filter(token_ledger::sid.eq(sid))
+        .filter(token_ledger::event.ne(EventKind::Expired))
+        .order(token_ledger::seq)
+        .select(LedgerEvent::as_select())
+        .load(conn)?;
+    let mut tokens: Vec<TokenRow> = replay(events.clone()).into_values().collect();
+    tokens.sort_by(|a, b| (a.issued_at, &a.jti).cmp(&(b.issued_at, &b.jti)));
+    Ok(SessionHistory { events, tokens })
 }
 
 /// The token's ancestors (by `parent_jti`), itself, and every token descending from it, in

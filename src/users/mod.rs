@@ -86,6 +86,38 @@ fn find_for_login(
     }
 }
 
+/// Users whose username contains `needle` (all users without one), by id, after `after_id`.
+pub fn search(
+    conn: &mut DbConn,
+    needle: Option<&str>,
+    after_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    let mut query = users::table.select(User::as_select()).into_boxed();
+    if let Some(needle) = needle {
+        let escaped: String = needle
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        query = query.filter(users::username.like(format!("%{escaped}%")).escape('\\'));
+    }
+    if let Some(after) = after_id {
+        query = query.filter(users::id.gt(after));
+    }
+    Ok(query.order(users::id).limit(limit).load(conn)?)
+}
+
+/// The users with these ids (unknown ids are left out).
+pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<User>, StoreError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids.to_vec()))
+        .select(User::as_select())
+        .load(conn)?)
+}
+
 pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
     Ok(users::table.count().get_result(conn)?)
 }

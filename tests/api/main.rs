@@ -7,6 +7,7 @@ mod admin;
 mod attacks;
 mod audit;
 mod cli;
+mod console;
 mod crash;
 mod instances;
 mod keys;

@@ -1,0 +1,216 @@
+//! The ledger page: the events, oldest first, with the filters of `GET /api/admin/ledger/`,
+//! and a point-in-time control: a user's tokens as they stood at a chosen instant
+//! (`ledger::query::tokens_at`, the same replay as `GET /api/admin/users/{id}/tokens/`).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::tokens::{TokenLine, lines, names_of};
+use super::{
+    ConsoleError, Fields, Layout, Problems, Select, Signed, input_time, page, query_string, short,
+    when,
+};
+use crate::db::StoreError;
+use crate::http::state::AppState;
+use crate::ledger::query::{self, EventFilter};
+use crate::ledger::{EventKind, LedgerEvent, Reason};
+use crate::time;
+use crate::users;
+
+const PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1_000;
+
+pub struct EventLine {
+    pub seq: i64,
+    pub at: String,
+    pub event: &'static str,
+    pub token_type: &'static str,
+    pub jti: String,
+    pub short_jti: String,
+    pub user_id: i64,
+    pub username: String,
+    pub sid: String,
+    pub short_sid: String,
+    pub parent: String,
+    pub reason: &'static str,
+    pub actor: String,
+}
+
+impl EventLine {
+    fn of(event: &LedgerEvent, names: &HashMap<i64, String>) -> Self {
+        Self {
+            username: names
+                .get(&event.user_id)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", event.user_id)),
+            seq: event.seq,
+            at: when(&event.at),
+            event: event.event.as_str(),
+            token_type: event.token_type.as_str(),
+            jti: event.jti.clone(),
+            short_jti: short(&event.jti),
+            user_id: event.user_id,
+            sid: event.sid.clone(),
+            short_sid: short(&event.sid),
+            parent: event.parent_jti.as_deref().map(short).unwrap_or_default(),
+            reason: event.reason.map_or("", Reason::as_str),
+            actor: event.actor.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The point-in-time answer: whose tokens, when, and how they stood.
+pub struct Instant {
+    pub username: String,
+    pub at: String,
+    pub tokens: Vec<TokenLine>,
+}
+
+#[derive(Template)]
+#[template(path = "console/ledger.html")]
+struct LedgerPage {
+    layout: Layout,
+    problems: Vec<String>,
+    texts: Vec<(&'static str, &'static str, String, &'static str)>,
+    selects: Vec<Select>,
+    events: Vec<EventLine>,
+    next: Option<String>,
+    pit_user: String,
+    pit_at: String,
+    instant: Option<Instant>,
+}
+
+const FILTERS: [&str; 8] = [
+    "user_id", "jti", "sid", "event", "reason", "since", "until", "limit",
+];
+
+pub async fn timeline(
+    req: HttpRequest,
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let fields = Fields::query(&req);
+    let mut problems = Problems::default();
+    let filter = EventFilter {
+        user_id: problems.integer(&fields, "user_id"),
+        jti: fields.get("jti").map(str::to_owned),
+        sid: fields.get("sid").map(str::to_owned),
+        event: problems.choice(&fields, "event"),
+        reason: problems.choice(&fields, "reason"),
+        since: problems.instant(&fields, "since"),
+        until: problems.instant(&fields, "until"),
+        after: problems.integer(&fields, "after"),
+    };
+    let limit = problems.integer(&fields, "limit").unwrap_or(PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        problems.0.push(format!("limit: between 1 and {MAX_PAGE}."));
+    }
+    let pit_user = fields.text("pit_user");
+    let pit_at = problems.instant(&fields, "pit_at");
+    let ok = problems.0.is_empty();
+    let pool = state.tokens.ledger().pool().clone();
+    let wanted = pit_user.clone();
+    let (events, instant, names) = web::block(move || {
+        let mut conn = pool.get()?;
+        let events = if ok {
+            query::events(&mut conn, &filter, limit)?
+        } else {
+            Vec::new()
+        };
+        let user = match wanted.as_str() {
+            "" => None,
+            name => Some(match name.parse::<i64>() {
+                Ok(id) => users::find(&mut conn, id)?,
+                Err(_) => users::find_by_username(&mut conn, name)?,
+            }),
+        };
+        let instant = match user {
+            Some(Some(user)) => {
+                let at = pit_at.unwrap_or_else(time::now);
+                let rows = query::tokens_at(&mut conn, user.id, at)?;
+                let names = names_of(&mut conn, &rows)?;
+                Some(Some(Instant {
+                    username: user.username,
+                    at: when(&at),
+                    tokens: lines(&rows, &names),
+                }))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        let mut ids: Vec<i64> = events.iter().map(|event| event.user_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let names: HashMap<i64, String> = users::find_many(&mut conn, &ids)?
+            .into_iter()
+            .map(|user| (user.id, user.username))
+            .collect();
+        Ok::<_, StoreError>((events, instant, names))
+    })
+    .await??;
+    if let Some(None) = instant {
+        problems.0.push(format!("user: no user \"{pit_user}\"."));
+    }
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last())
+        .flatten()
+        .map(|last| {
+            let mut pairs: Vec<(&str, String)> = FILTERS
+                .iter()
+                .map(|name| (*name, fields.text(name)))
+                .collect();
+            pairs.push(("after", last.seq.to_string()));
+            query_string(&pairs)
+        });
+    let texts = vec![
+        ("user_id", "User id", fields.text("user_id"), "text"),
+        ("jti", "Token (jti)", fields.text("jti"), "text"),
+        ("sid", "Session (sid)", fields.text("sid"), "text"),
+        (
+            "since",
+            "Since (UTC)",
+            fields.text("since"),
+            "datetime-local",
+        ),
+        (
+            "until",
+            "Until (UTC)",
+            fields.text("until"),
+            "datetime-local",
+        ),
+        ("limit", "Per page", fields.text("limit"), "text"),
+    ];
+    let template = LedgerPage {
+        layout: Layout::of(&signed, "ledger"),
+        texts,
+        selects: vec![
+            Select::new(
+                "event",
+                "Event",
+                EventKind::ALL.iter().map(|e| e.as_str()),
+                &fields,
+            ),
+            Select::new(
+                "reason",
+                "Reason",
+                Reason::ALL.iter().map(|r| r.as_str()),
+                &fields,
+            ),
+        ],
+        events: events
+            .iter()
+            .map(|event| EventLine::of(event, &names))
+            .collect(),
+        next,
+        pit_user,
+        pit_at: fields
+            .get("pit_at")
+            .map(str::to_owned)
+            .unwrap_or_else(|| input_time(&time::now())),
+        instant: instant.flatten(),
+        problems: problems.0.clone(),
+    };
+    page(problems.status(), &template)
+}

@@ -1,0 +1,253 @@
+//! The tokens page: the view's outstanding and blacklisted tokens, filtered and paged, and
+//! blacklisting one by hand (a confirmation page, then the same domain function as
+//! `POST /api/admin/tokens/{jti}/blacklist/`).
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::{
+    ConsoleError, Fields, Layout, Problems, Select, Signed, notice, page, query_string, see_other,
+    short, when,
+};
+use crate::db::StoreError;
+use crate::http::state::AppState;
+use crate::ledger::query::{self, TokenFilter};
+use crate::ledger::{Reason, TokenRow, TokenState, TokenType, view};
+use crate::time;
+use crate::users::{self, User};
+
+const PAGE: i64 = 50;
+const MAX_PAGE: i64 = 500;
+
+/// A token as a table row shows it.
+pub struct TokenLine {
+    pub jti: String,
+    pub short_jti: String,
+    pub token_type: &'static str,
+    pub user_id: i64,
+    pub username: String,
+    pub sid: String,
+    pub short_sid: String,
+    pub issued: String,
+    pub expires: String,
+    pub state: &'static str,
+    pub blacklisted: String,
+    pub reason: &'static str,
+    pub can_blacklist: bool,
+}
+
+pub fn lines(rows: &[TokenRow], names: &HashMap<i64, String>) -> Vec<TokenLine> {
+    let now = time::now();
+    rows.iter()
+        .map(|row| TokenLine {
+            jti: row.jti.clone(),
+            short_jti: short(&row.jti),
+            token_type: row.token_type.as_str(),
+            user_id: row.user_id,
+            username: names
+                .get(&row.user_id)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", row.user_id)),
+            sid: row.sid.clone(),
+            short_sid: short(&row.sid),
+            issued: when(&row.issued_at),
+            expires: when(&row.expires_at),
+            state: if row.is_blacklisted() {
+                "blacklisted"
+            } else if row.expires_at <= now {
+                "ended"
+            } else {
+                "outstanding"
+            },
+            blacklisted: row.blacklisted_at.as_ref().map(when).unwrap_or_default(),
+            reason: row.reason.map_or("", Reason::as_str),
+            can_blacklist: !row.is_blacklisted(),
+        })
+        .collect()
+}
+
+/// The usernames of the rows' users.
+pub fn names_of(
+    conn: &mut crate::db::DbConn,
+    rows: &[TokenRow],
+) -> Result<HashMap<i64, String>, StoreError> {
+    let mut ids: Vec<i64> = rows.iter().map(|row| row.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(users::find_many(conn, &ids)?
+        .into_iter()
+        .map(|user: User| (user.id, user.username))
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "console/tokens.html")]
+struct TokensPage {
+    layout: Layout,
+    notice: Option<&'static str>,
+    problems: Vec<String>,
+    user: String,
+    since: String,
+    until: String,
+    limit: String,
+    selects: Vec<Select>,
+    tokens: Vec<TokenLine>,
+    next: Option<String>,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let fields = Fields::query(&req);
+    let mut problems = Problems::default();
+    let mut filter = TokenFilter {
+        state: problems.choice(&fields, "state"),
+        token_type: problems.choice(&fields, "type"),
+        reason: problems.choice(&fields, "reason"),
+        issued_since: problems.instant(&fields, "since"),
+        issued_until: problems.instant(&fields, "until"),
+        after_jti: fields.get("cursor").map(str::to_owned),
+        ..TokenFilter::default()
+    };
+    let limit = problems.integer(&fields, "limit").unwrap_or(PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        problems.0.push(format!("limit: between 1 and {MAX_PAGE}."));
+    }
+    let user = fields.text("user");
+    let pool = state.tokens.ledger().pool().clone();
+    let wanted = user.clone();
+    let ok = problems.0.is_empty();
+    let (found_user, rows, names) = web::block(move || {
+        let mut conn = pool.get()?;
+        let found = match wanted.as_str() {
+            "" => Some(None),
+            name => match name.parse::<i64>() {
+                Ok(id) => Some(Some(id)),
+                Err(_) => users::find_by_username(&mut conn, name)?.map(|user| Some(user.id)),
+            },
+        };
+        if let Some(user_id) = found {
+            filter.user_id = user_id;
+        }
+        let rows = if ok && found.is_some() {
+            query::tokens(&mut conn, &filter, limit)?
+        } else {
+            Vec::new()
+        };
+        let names = names_of(&mut conn, &rows)?;
+        Ok::<_, StoreError>((found, rows, names))
+    })
+    .await??;
+    if found_user.is_none() {
+        problems.0.push(format!("user: no user named \"{user}\"."));
+    }
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last())
+        .flatten()
+        .map(|last| {
+            query_string(&[
+                ("user", user.clone()),
+                ("type", fields.text("type")),
+                ("state", fields.text("state")),
+                ("reason", fields.text("reason")),
+                ("since", fields.text("since")),
+                ("until", fields.text("until")),
+                ("limit", fields.text("limit")),
+                ("cursor", last.jti.clone()),
+            ])
+        });
+    let template = TokensPage {
+        layout: Layout::of(&signed, "tokens"),
+        notice: notice(&fields),
+        user,
+        since: fields.text("since"),
+        until: fields.text("until"),
+        limit: fields.text("limit"),
+        selects: vec![
+            Select::new(
+                "type",
+                "Type",
+                TokenType::ALL.iter().map(|t| t.as_str()),
+                &fields,
+            ),
+            Select::new(
+                "state",
+                "State",
+                TokenState::ALL.iter().map(|s| s.as_str()),
+                &fields,
+            ),
+            Select::new(
+                "reason",
+                "Reason",
+                Reason::ALL.iter().map(|r| r.as_str()),
+                &fields,
+            ),
+        ],
+        tokens: lines(&rows, &names),
+        next,
+        problems: problems.0.clone(),
+    };
+    page(problems.status(), &template)
+}
+
+#[derive(Template)]
+#[template(path = "console/confirm_token.html")]
+struct ConfirmPage {
+    layout: Layout,
+    token: TokenLine,
+}
+
+/// The confirmation step: what would be blacklisted, and the button that does it.
+pub async fn confirm(
+    jti: web::Path<String>,
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let pool = state.tokens.ledger().pool().clone();
+    let jti = jti.into_inner();
+    let (row, names) = web::block(move || {
+        let mut conn = pool.get()?;
+        let row = view::find(&mut conn, &jti)?;
+        let names = names_of(&mut conn, row.as_slice())?;
+        Ok::<_, StoreError>((row, names))
+    })
+    .await??;
+    let row = row.ok_or(ConsoleError::NotFound)?;
+    let token = lines(std::slice::from_ref(&row), &names)
+        .pop()
+        .ok_or(ConsoleError::NotFound)?;
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            layout: Layout::of(&signed, "tokens"),
+            token,
+        },
+    )
+}
+
+/// Appends `blacklisted` (reason `admin`, actor the staff user) through the same function as
+/// the JSON admin API; idempotent like it.
+pub async fn blacklist(
+    req: HttpRequest,
+    jti: web::Path<String>,
+    body: web::Bytes,
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed.check_change(&req, Fields::form(&body).get("csrf"))?;
+    let tokens = state.tokens.clone();
+    let actor = signed.actor();
+    let jti = jti.into_inner();
+    let row = web::block(move || tokens.admin_blacklist(&jti, &actor))
+        .await??
+        .ok_or(ConsoleError::NotFound)?;
+    Ok(see_other(&format!(
+        "/admin/users/{}/?notice=blacklisted",
+        row.user_id
+    )))
+}
