@@ -254,18 +254,16 @@ pub fn write_transaction<T, E>(
 where
     E: From<DieselError>,
 {
-    match conn {
-        DbConn::Sqlite(_) => transaction_beginning_with(conn, "BEGIN IMMEDIATE", work),
-        DbConn::Postgres(_) => conn.transaction(|conn| {
-            diesel::sql_query(POSTGRES_WRITE_LOCK).execute(conn)?;
-            work(conn)
-        }),
+    let lock = match conn {
+        DbConn::Sqlite(_) => return transaction_beginning_with(conn, "BEGIN IMMEDIATE", work),
+        DbConn::Postgres(_) => POSTGRES_WRITE_LOCK,
         #[cfg(feature = "mysql")]
-        DbConn::Mysql(_) => conn.transaction(|conn| {
-            diesel::sql_query(MYSQL_WRITE_LOCK).execute(conn)?;
-            work(conn)
-        }),
-    }
+        DbConn::Mysql(_) => MYSQL_WRITE_LOCK,
+    };
+    conn.transaction(|conn| {
+        diesel::sql_query(lock).execute(conn)?;
+        work(conn)
+    })
 }
 
 /// Runs `work` on one consistent snapshot of the database (a view check compares the ledger
