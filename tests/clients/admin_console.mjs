@@ -10,7 +10,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const baseUrl = (process.env.BASE_URL ?? "http://127.0.0.1:8000").replace(/\/$/, "");
 const adminName = process.env.TL_ADMIN_USERNAME ?? "admin";
@@ -51,20 +51,7 @@ async function api(path, { method = "GET", body, bearer } = {}) {
 
 const claims = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium(executablePath);
 let step = 0;
 const snap = async (page, name) => {
   step += 1;
