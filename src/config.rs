@@ -73,6 +73,15 @@ impl UsernameField {
     }
 }
 
+/// How log lines are written: for a person (`text`) or for a log collector (`json`, one object
+/// per line with the request's span fields, `request_id` among them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// The signing algorithms of contract section 2, by their JOSE names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SigningAlgorithm {
@@ -145,6 +154,7 @@ pub struct Settings {
     pub username_field: UsernameField,
     pub bootstrap_admin: Option<Secret>,
     pub log: String,
+    pub log_format: LogFormat,
     /// Failed logins allowed per username (from one client address) per window.
     pub login_throttle: LoginRate,
     /// Failed logins allowed per client address per window, whatever the usernames.
@@ -155,6 +165,8 @@ pub struct Settings {
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the real client.
     #[serde(with = "lenient::comma_list")]
     pub trusted_proxies: Vec<String>,
+    /// Passwords hashed at once (argon2id, 19 MiB each); more logins wait. 0: one per core.
+    pub password_hashers: usize,
 }
 
 /// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
@@ -243,6 +255,7 @@ impl Default for Settings {
             username_field: UsernameField::Username,
             bootstrap_admin: None,
             log: "info".into(),
+            log_format: LogFormat::Text,
             login_throttle: LoginRate {
                 failures: 5,
                 window: Duration::from_secs(15 * 60),
@@ -253,6 +266,7 @@ impl Default for Settings {
             },
             lockout_revokes_sessions: false,
             trusted_proxies: Vec::new(),
+            password_hashers: 0,
         }
     }
 }

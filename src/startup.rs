@@ -54,6 +54,7 @@ pub fn open_ledger(settings: &Settings) -> Result<Ledger, StartupError> {
 
 /// The ledger, the keys, and the token service over them.
 pub fn open_services(settings: &Settings) -> Result<TokenService, StartupError> {
+    crate::users::password::configure_hashers(settings.password_hashers);
     let ledger = open_ledger(settings)?;
     let policy = TokenPolicy::from_settings(settings)?;
     let keys = token_keys(settings, &policy, ledger.pool())?;
@@ -253,6 +254,8 @@ impl Application {
                 .wrap_fn(http::add_challenge)
                 // `//api/token/` reaches `/api/token/`, as in the reference; no slash is added.
                 .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
+                .wrap_fn(http::metrics::record)
+                .wrap_fn(http::name_request)
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(console.clone())

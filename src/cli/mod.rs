@@ -95,7 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    telemetry::init(&settings.log);
+    telemetry::init(&settings.log, settings.log_format);
     match cli.command {
         Command::Serve => serve(settings),
         Command::Migrate => {

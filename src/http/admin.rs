@@ -49,7 +49,7 @@ pub async fn create_user(
     let [username, password] = fields.strings(["username", "password"])?;
     let is_staff = fields.boolean("is_staff", false)?;
     let pool = state.tokens.ledger().pool().clone();
-    let user = web::block(move || {
+    let user = crate::http::block(move || {
         let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
         users::create(
             &mut conn,
@@ -74,9 +74,11 @@ async fn set_active(
 ) -> Result<HttpResponse, ApiError> {
     let ledger = state.tokens.ledger().clone();
     let actor = actor(&staff);
-    let (user, _) =
-        web::block(move || users::set_active(&ledger, UserKey::Id(id), active, Some(&actor)))
-            .await??;
+    let (user, _) = crate::http::block(move || {
+        users::set_active(&ledger, UserKey::Id(id), active, Some(&actor))
+    })
+    .await??;
+    state.users.forget(id);
     Ok(HttpResponse::Ok().json(user_body(user)))
 }
 
@@ -139,7 +141,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let ledger = state.tokens.ledger().clone();
     let (id, actor) = (id.into_inner(), actor(&staff));
-    let revoked = web::block(move || {
+    let revoked = crate::http::block(move || {
         users::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor))
     })
     .await??;

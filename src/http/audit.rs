@@ -140,7 +140,8 @@ pub async fn ledger_events(
     let limit = params.limit();
     params.finish()?;
     let pool = state.tokens.ledger().pool().clone();
-    let events = web::block(move || query::events(&mut *pool.get()?, &filter, limit)).await??;
+    let events =
+        crate::http::block(move || query::events(&mut *pool.get()?, &filter, limit)).await??;
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|event| event.seq))
         .flatten();
@@ -163,7 +164,7 @@ pub async fn flush_expired(
 ) -> Result<HttpResponse, ApiError> {
     let ledger = state.tokens.ledger().clone();
     let leeway = std::time::Duration::from_secs(state.tokens.policy().leeway.max(0) as u64);
-    let expired = web::block(move || {
+    let expired = crate::http::block(move || {
         let cutoff = flush::cutoff(time::now(), leeway);
         flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})
     })
@@ -205,7 +206,8 @@ pub async fn tokens(
     let limit = params.limit();
     params.finish()?;
     let pool = state.tokens.ledger().pool().clone();
-    let rows = web::block(move || query::tokens(&mut *pool.get()?, &filter, limit)).await??;
+    let rows =
+        crate::http::block(move || query::tokens(&mut *pool.get()?, &filter, limit)).await??;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|row| row.jti.clone()))
         .flatten();
@@ -234,7 +236,7 @@ pub async fn blacklist_token(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = state.tokens.clone();
     let actor = format!("admin:{}", staff.0.user.id);
-    let row = web::block(move || tokens.admin_blacklist(&jti, &actor))
+    let row = crate::http::block(move || tokens.admin_blacklist(&jti, &actor))
         .await??
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(TokenBody::from(row)))
@@ -261,7 +263,7 @@ pub async fn token_history(
     let pool = state.tokens.ledger().pool().clone();
     let jti = jti.into_inner();
     let wanted = jti.clone();
-    let history = web::block(move || query::history(&mut *pool.get()?, &wanted))
+    let history = crate::http::block(move || query::history(&mut *pool.get()?, &wanted))
         .await??
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(TokenHistory {
@@ -298,7 +300,8 @@ pub async fn tokens_at(
     params.finish()?;
     let user_id = id.into_inner();
     let pool = state.tokens.ledger().pool().clone();
-    let rows = web::block(move || query::tokens_at(&mut *pool.get()?, user_id, at)).await??;
+    let rows =
+        crate::http::block(move || query::tokens_at(&mut *pool.get()?, user_id, at)).await??;
     Ok(HttpResponse::Ok().json(TokensAt {
         at: time::rfc3339::format(&at),
         tokens: rows.into_iter().map(TokenBody::from).collect(),

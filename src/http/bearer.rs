@@ -1,8 +1,9 @@
-//! `Authorization: Bearer <token>` authentication for protected endpoints. The token check
-//! and its revocation are answered from memory; only the user is read from the database.
+//! `Authorization: Bearer <token>` authentication for protected endpoints. The token check,
+//! its revocation and (while fresh) its user are answered from memory.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -11,12 +12,12 @@ use actix_web::{FromRequest, HttpRequest, web};
 use super::error::{ApiError, BearerError};
 use super::state::AppState;
 use crate::tokens::claims::Verified;
-use crate::users::{self, User};
+use crate::users::{self, Principal};
 
 /// The active user a valid, unrevoked bearer token belongs to.
 #[derive(Debug)]
 pub struct Authenticated {
-    pub user: User,
+    pub user: Arc<Principal>,
     pub token: Verified,
 }
 
@@ -66,8 +67,12 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let user_id = token
         .user_id()
         .ok_or(ApiError::Bearer(BearerError::UserNotFound))?;
+    if let Some(user) = state.users.active(user_id) {
+        return Ok(Authenticated { user, token });
+    }
+    let ticket = state.users.ticket();
     let pool = state.tokens.ledger().pool().clone();
-    let user = web::block(move || {
+    let user = crate::http::block(move || {
         let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
         users::find(&mut conn, user_id)
     })
@@ -76,6 +81,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     if !user.is_active {
         return Err(ApiError::Bearer(BearerError::UserInactive));
     }
+    let user = state.users.remember(&user, ticket);
     Ok(Authenticated { user, token })
 }
 

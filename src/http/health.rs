@@ -7,6 +7,7 @@ use super::schemas::{Detail, Health, Ready};
 use super::state::AppState;
 use crate::db::{self, StoreError};
 use crate::ledger::append::head_seq;
+use crate::ledger::{TokenState, view};
 
 #[utoipa::path(
     get, path = "/healthz", tag = "operations",
@@ -29,7 +30,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let ledger = state.tokens.ledger().clone();
-    let ledger_seq = web::block(move || {
+    let ledger_seq = crate::http::block(move || {
         let mut conn = ledger.pool().get()?;
         db::ping(&mut conn)?;
         head_seq(&mut conn)
@@ -52,11 +53,21 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     summary = "Prometheus metrics (text format)",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
 )]
-/// Prometheus text format. More series arrive with the performance work; these show the
-/// revocation state and that protected requests do not query the database for it.
+/// Prometheus text format: requests per route, ledger events committed here, the view's size,
+/// and the revocation state the hot path answers from.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let ledger = state.tokens.ledger().clone();
+    // Without the database the other series still tell what happened; the view's size is left
+    // out rather than the whole answer failing.
+    let view_size = crate::http::block(move || {
+        let mut conn = ledger.pool().get()?;
+        view::size_by_state(&mut conn)
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
     let ledger = state.tokens.ledger();
-    let body = format!(
+    let mut body = format!(
         "# HELP tokenledger_db_queries_total Database queries run for requests (background work excluded).\n\
          # TYPE tokenledger_db_queries_total counter\n\
          tokenledger_db_queries_total {}\n\
@@ -78,6 +89,24 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         ledger.revocations().ledger_seq(),
         ledger.revocations().lag(),
     );
+    if let Some(sizes) = view_size {
+        body.push_str(
+            "# HELP tokenledger_view_tokens Tokens in the view (not yet flushed), by state.\n\
+             # TYPE tokenledger_view_tokens gauge\n",
+        );
+        for state in [TokenState::Outstanding, TokenState::Blacklisted] {
+            let count = sizes
+                .iter()
+                .find(|(of, _)| *of == state)
+                .map_or(0, |(_, count)| *count);
+            body.push_str(&format!(
+                "tokenledger_view_tokens{{state=\"{}\"}} {count}\n",
+                state.as_str()
+            ));
+        }
+    }
+    let mut body = body.into_bytes();
+    state.metrics.render(&mut body);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)

@@ -19,7 +19,7 @@ pub async fn me(auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let user = auth.user;
     Ok(HttpResponse::Ok().json(Me {
         id: user.id,
-        username: user.username,
+        username: user.username.clone(),
         is_staff: user.is_staff,
     }))
 }

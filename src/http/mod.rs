@@ -13,6 +13,7 @@ pub mod health;
 pub mod jwks;
 pub mod me;
 pub mod metadata;
+pub mod metrics;
 pub mod oauth;
 pub mod schemas;
 pub mod sessions;
@@ -22,7 +23,7 @@ pub mod tokens;
 use actix_web::dev::{HttpServiceFactory, Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, web};
+use actix_web::{FromRequest, Handler, HttpMessage, HttpRequest, HttpResponse, Responder, web};
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -249,6 +250,45 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// Every 401 carries `WWW-Authenticate` with the first accepted scheme, as the reference.
+/// `web::block` keeping the request's span: what the domain logs on the blocking thread carries
+/// the request's id like the rest of its lines.
+pub async fn block<F, R>(work: F) -> Result<R, actix_web::error::BlockingError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(work)).await
+}
+
+/// `X-Request-Id` on every response: the id the request's log lines carry, for a client to quote.
+pub fn name_request<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<
+            actix_web::dev::ServiceRequest,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+{
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .and_then(|id| header::HeaderValue::from_str(&id.to_string()).ok());
+    let response = service.call(req);
+    async move {
+        let mut response = response.await?;
+        if let Some(id) = id {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static("x-request-id"), id);
+        }
+        Ok(response)
+    }
+}
+
 pub fn add_challenge<S, B>(
     req: actix_web::dev::ServiceRequest,
     service: &S,

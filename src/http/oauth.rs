@@ -48,7 +48,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let token = token_parameter(&req, payload, &state).await?;
     let tokens = state.tokens.clone();
-    web::block(move || tokens.revoke_presented(&token, Some("oauth_revoke"))).await??;
+    crate::http::block(move || tokens.revoke_presented(&token, Some("oauth_revoke"))).await??;
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 
@@ -73,7 +73,7 @@ pub async fn introspect(
 ) -> Result<HttpResponse, ApiError> {
     let token = token_parameter(&req, payload, &state).await?;
     let tokens = state.tokens.clone();
-    let found = web::block(move || tokens.introspect(&token)).await??;
+    let found = crate::http::block(move || tokens.introspect(&token)).await??;
     let body = match found {
         Some(found) => {
             let mut claims = found.token.payload;

@@ -34,7 +34,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = state.tokens.clone();
     let user_id = auth.user.id;
-    let sessions = web::block(move || tokens.sessions(user_id)).await??;
+    let sessions = crate::http::block(move || tokens.sessions(user_id)).await??;
     let body: Vec<Session> = sessions
         .into_iter()
         .map(|s| Session {
@@ -65,7 +65,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = state.tokens.clone();
     let (user_id, actor) = (auth.user.id, actor(&auth));
-    let revoked = web::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
+    let revoked =
+        crate::http::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
     match revoked {
         Some(_) => Ok(HttpResponse::NoContent().finish()),
         None => Err(ApiError::NotFound),
@@ -87,7 +88,7 @@ pub async fn logout_all(
 ) -> Result<HttpResponse, ApiError> {
     let ledger = state.tokens.ledger().clone();
     let (user_id, actor) = (auth.user.id, actor(&auth));
-    let revoked = web::block(move || {
+    let revoked = crate::http::block(move || {
         users::revoke_all(
             &ledger,
             UserKey::Id(user_id),
@@ -122,7 +123,7 @@ pub async fn change_password(
     let ledger = state.tokens.ledger().clone();
     let (user_id, actor) = (auth.user.id, actor(&auth));
     let keep_sid = auth.token.sid().map(str::to_owned);
-    let changed = web::block(move || {
+    let changed = crate::http::block(move || {
         let mut conn = ledger.pool().get().map_err(crate::db::StoreError::from)?;
         if !users::has_password(&mut conn, user_id, &old_password)? {
             return Ok(false);

@@ -2,11 +2,16 @@ use std::net::IpAddr;
 
 use actix_web::http::header::HeaderValue;
 
+use super::metrics::HttpMetrics;
 use crate::tokens::TokenService;
+use crate::users::UserDirectory;
 
 /// What every handler shares.
 pub struct AppState {
     pub tokens: TokenService,
+    /// The active users bearer tokens name, so protected requests need no database read.
+    pub users: UserDirectory,
+    pub metrics: HttpMetrics,
     pub max_body: usize,
     /// Schemes accepted in `Authorization`, lower-cased (matched case-insensitively).
     pub header_types: Vec<String>,
@@ -27,6 +32,8 @@ impl AppState {
         let www_authenticate = HeaderValue::from_str(&format!("{first} realm=\"api\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
         Self {
+            users: UserDirectory::following(tokens.ledger().revocations()),
+            metrics: HttpMetrics::default().including(tokens.ledger().appended().clone()),
             tokens,
             max_body,
             header_types: header_types

@@ -29,7 +29,7 @@ where
         .await?
         .strings(fields)?;
     let tokens = state.tokens.clone();
-    let answer = web::block(move || operation(tokens, values)).await??;
+    let answer = crate::http::block(move || operation(tokens, values)).await??;
     Ok(HttpResponse::Ok().json(answer))
 }
 

@@ -21,6 +21,8 @@ pub use event::{EventKind, LedgerEvent, NewEvent, Reason, TokenRef, TokenType};
 pub use revocations::Revocations;
 pub use view::{TokenRow, TokenState};
 
+use prometheus::{IntCounterVec, Opts};
+
 use crate::db::{DbConn, DbPool, QueryCounter, StoreError, write_transaction};
 
 /// What a command decided inside a write transaction: events to append, and its answer.
@@ -48,6 +50,20 @@ pub struct Ledger {
     pool: DbPool,
     revocations: Arc<Revocations>,
     queries: QueryCounter,
+    appended: IntCounterVec,
+}
+
+/// `/metrics`' count of the events this process committed: tokens issued, rotated,
+/// blacklisted, expired.
+fn appended_counter() -> IntCounterVec {
+    IntCounterVec::new(
+        Opts::new(
+            "tokenledger_ledger_events_total",
+            "Ledger events this instance committed, by event and token type.",
+        ),
+        &["event", "token_type"],
+    )
+    .expect("valid metric options")
 }
 
 enum TxError<E> {
@@ -81,6 +97,7 @@ impl Ledger {
             pool,
             revocations: Arc::new(revocations),
             queries: QueryCounter::default(),
+            appended: appended_counter(),
         })
     }
 
@@ -93,6 +110,11 @@ impl Ledger {
     /// Queries run for requests through this ledger's pool.
     pub fn queries(&self) -> u64 {
         self.queries.get()
+    }
+
+    /// Events committed through this ledger, by event and token type.
+    pub fn appended(&self) -> &IntCounterVec {
+        &self.appended
     }
 
     pub fn pool(&self) -> &DbPool {
@@ -122,6 +144,11 @@ impl Ledger {
         match committed {
             Ok((stored, outcome)) => {
                 self.revocations.observe_committed(&stored);
+                for event in &stored {
+                    self.appended
+                        .with_label_values(&[event.event.as_str(), event.token_type.as_str()])
+                        .inc();
+                }
                 Ok(outcome)
             }
             Err(TxError::Decide(err)) => Err(err),

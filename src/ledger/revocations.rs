@@ -13,6 +13,32 @@ use crate::db::{DbConn, StoreError};
 #[derive(Debug, Default)]
 pub struct Revocations {
     state: RwLock<State>,
+    observers: Observers,
+}
+
+/// Told of each event after it is applied here, whoever wrote it: lets other in-memory state
+/// (the user directory) drop what the event made stale.
+pub type Observer = Box<dyn Fn(&LedgerEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Observers(RwLock<Vec<Observer>>);
+
+impl std::fmt::Debug for Observers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observers")
+    }
+}
+
+impl Observers {
+    fn tell(&self, events: &[LedgerEvent]) {
+        let observers = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for observer in observers.iter() {
+            events.iter().for_each(|event| observer(event));
+        }
+    }
 }
 
 /// Revoked jtis. The ones we issue are 32 lowercase hex digits: kept as the 128-bit number they
@@ -120,7 +146,17 @@ impl Revocations {
                 applied_seq,
                 ledger_seq: applied_seq,
             }),
+            observers: Observers::default(),
         })
+    }
+
+    /// `observer` is told of every event applied from now on.
+    pub fn observe(&self, observer: Observer) {
+        self.observers
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(observer);
     }
 
     pub fn is_revoked(&self, jti: &str) -> bool {
@@ -168,6 +204,7 @@ impl Revocations {
             }
             state.ledger_seq = state.ledger_seq.max(last.seq);
         });
+        self.observers.tell(events);
     }
 
     /// Events read from the database in seq order, starting after `applied_seq`.
@@ -178,6 +215,7 @@ impl Revocations {
             state.applied_seq = state.applied_seq.max(last.seq);
             state.ledger_seq = state.ledger_seq.max(last.seq);
         });
+        self.observers.tell(events);
     }
 
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {

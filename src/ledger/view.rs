@@ -135,6 +135,14 @@ pub fn blacklisted_bearer_jtis(conn: &mut DbConn) -> Result<Vec<String>, StoreEr
         .load(conn)?)
 }
 
+/// How many tokens the view holds, by state (for `/metrics`).
+pub fn size_by_state(conn: &mut DbConn) -> Result<Vec<(TokenState, i64)>, StoreError> {
+    Ok(token_view::table
+        .group_by(token_view::state)
+        .select((token_view::state, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
 /// Every row, in jti order (for `view check`).
 pub fn all(conn: &mut DbConn) -> Result<Vec<TokenRow>, StoreError> {
     Ok(token_view::table

@@ -331,14 +331,20 @@ impl TokenService {
     fn authenticate(&self, login: &str, password: &str, client: &str) -> Result<User, AuthError> {
         let policy = &self.inner.policy;
         let throttle = &policy.login_throttle;
-        let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
+        let pool = self.ledger().pool();
         let now = time::now();
-        if let Some(retry_after) = throttle.retry_after(&mut conn, login, client, now)? {
+        let retry_after = throttle.retry_after(
+            &mut *pool.get().map_err(StoreError::from)?,
+            login,
+            client,
+            now,
+        )?;
+        if let Some(retry_after) = retry_after {
             tracing::warn!(client, retry_after, "login throttled");
             return Err(AuthError::Throttled { retry_after });
         }
         let refused = match users::authenticate(
-            &mut conn,
+            pool,
             policy.username_field,
             login,
             password,
@@ -347,8 +353,13 @@ impl TokenService {
             Ok(user) => return Ok(user),
             Err(refused) => refused,
         };
-        let locked_out = throttle.record_failure(&mut conn, login, client, refused.user_id, now)?;
-        drop(conn);
+        let locked_out = throttle.record_failure(
+            &mut *pool.get().map_err(StoreError::from)?,
+            login,
+            client,
+            refused.user_id,
+            now,
+        )?;
         tracing::info!(
             client,
             user_id = refused.user_id,

@@ -1,5 +1,6 @@
 //! Users: the account table, password checks, and the account changes that also revoke tokens.
 
+pub mod directory;
 pub mod password;
 pub mod throttle;
 
@@ -9,9 +10,11 @@ use serde::Serialize;
 
 use crate::config::UsernameField;
 use crate::db::schema::users;
-use crate::db::{DbConn, StoreError};
+use crate::db::{DbConn, DbPool, StoreError};
 use crate::ledger::{Decision, Ledger, NewEvent, Reason, view};
 use crate::time;
+
+pub use directory::{Principal, UserDirectory};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users)]
@@ -148,15 +151,17 @@ pub fn create(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, UserError> {
 }
 
 /// The active user these credentials belong to, or `None` (unknown user, wrong password or
-/// inactive account alike: the caller must not tell them apart).
+/// inactive account alike: the caller must not tell them apart). No connection is held while
+/// the password is hashed, so queued logins leave the pool to the other requests.
 pub fn authenticate(
-    conn: &mut DbConn,
+    pool: &DbPool,
     field: UsernameField,
     login: &str,
     password: &str,
     update_last_login: bool,
 ) -> Result<Result<User, Refused>, StoreError> {
-    let Some(user) = find_for_login(conn, field, login)? else {
+    let found = find_for_login(&mut *pool.get()?, field, login)?;
+    let Some(user) = found else {
         password::verify_against_dummy(password);
         return Ok(Err(Refused { user_id: None }));
     };
@@ -168,7 +173,7 @@ pub fn authenticate(
     if update_last_login {
         diesel::update(users::table.find(user.id))
             .set(users::last_login.eq(time::now()))
-            .execute(conn)?;
+            .execute(&mut *pool.get()?)?;
     }
     Ok(Ok(user))
 }

@@ -1,4 +1,8 @@
 //! Password hashing: argon2id at OWASP's minimum parameters (19 MiB, 2 passes, 1 lane).
+//!
+//! Every hash and check runs on one bounded pool of threads: a flood of logins queues there
+//! (in memory: 19 MiB per hash in flight) instead of taking every core and every connection
+//! from the requests that need no hashing.
 
 use std::sync::OnceLock;
 
@@ -11,16 +15,53 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+static HASHERS: OnceLock<rayon::ThreadPool> = OnceLock::new();
+
+/// Sizes the hashing pool: `threads` at once, 0 for one per core. The first call wins (the
+/// pool is the process's, like its cores); hashing before any call gets one per core.
+pub fn configure_hashers(threads: usize) {
+    let _ = hashers_with(threads);
+}
+
+fn hashers_with(threads: usize) -> &'static rayon::ThreadPool {
+    HASHERS.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|n| format!("tokenledger-hash-{n}"))
+            .build()
+            .unwrap_or_else(|err| {
+                // Only when threads cannot be spawned at all; one is then the least we can try.
+                tracing::error!(%err, "could not start the password hashing threads");
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .expect("one hashing thread")
+            })
+    })
+}
+
+/// Runs `work` on the hashing pool, waiting (blocked, holding nothing else) for a thread.
+fn on_hashers<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    hashers_with(0).install(work)
+}
+
+/// How many hashing threads there are.
+pub fn hashers() -> usize {
+    hashers_with(0).current_num_threads()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("could not hash the password: {0}")]
 pub struct HashError(String);
 
 pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|err| HashError(err.to_string()))
+    on_hashers(|| {
+        hasher()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|err| HashError(err.to_string()))
+    })
 }
 
 /// Constant-time check of `password` against a stored PHC string; an unreadable hash fails.
@@ -28,9 +69,11 @@ pub fn verify(stored_hash: &str, password: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored_hash) else {
         return false;
     };
-    hasher()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    on_hashers(|| {
+        hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// Spends the same work as a real check, so a login for a missing user takes as long as one

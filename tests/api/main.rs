@@ -14,6 +14,7 @@ mod keys;
 mod ledger;
 mod logs;
 mod me;
+mod metrics;
 mod oauth;
 mod openapi;
 mod process;

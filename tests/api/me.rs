@@ -8,7 +8,8 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ALICE, SIGNING_KEY, TestApp, crafted_claims, now, sign, spawn_app, spawn_app_with, without,
+    ADMIN, ALICE, SIGNING_KEY, TestApp, crafted_claims, now, sign, spawn_app, spawn_app_with,
+    without,
 };
 
 const ME_ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -290,36 +291,85 @@ async fn an_inactive_user_is_refused_and_its_tokens_are_revoked() {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    // A valid, unrevoked token of an inactive user.
+    // The CLI is another process: the server honours its deactivation within a second. The
+    // token issued before it is revoked by it; a valid, unrevoked token of the now inactive
+    // user is refused as such.
     let fresh = sign(crafted_access(alice));
     let inactive = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
-    expect(app.me_with(&fresh).await, 401, inactive, "fresh token").await;
-
-    // The token issued before the deactivation was revoked by it, which the server
-    // honours within a second (the CLI is another process).
     let blacklisted = not_valid("Token is blacklisted");
     let deadline = Instant::now() + Duration::from_millis(1500);
     loop {
-        let response = app.me_with(&access).await;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        if text == blacklisted {
-            assert_eq!(status, 401);
+        let old = app.me_with(&access).await;
+        let old = (old.status().as_u16(), old.text().await.unwrap());
+        let new = app.me_with(&fresh).await;
+        let new = (new.status().as_u16(), new.text().await.unwrap());
+        if old == (401, blacklisted.clone()) && new == (401, inactive.to_owned()) {
             break;
         }
-        assert_eq!(
-            (status, text.as_str()),
-            (401, inactive),
-            "before the revocation is seen"
-        );
         assert!(
             Instant::now() < deadline,
-            "the revocation was not seen within a second"
+            "the deactivation was not honoured within a second: old {old:?}, fresh {new:?}"
         );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
     let response = app.me_with(&access).await;
     expect(response, 401, &blacklisted, "old token").await;
+}
+
+#[actix_web::test]
+async fn a_deactivation_through_this_instance_is_honoured_at_once() {
+    let app = spawn_app().await;
+    let alice = app.create_user(ALICE.0, ALICE.1);
+    let (_, staff_access) = app.login(ADMIN.0, ADMIN.1).await;
+    let fresh = sign(crafted_access(alice));
+    // Read once, so the server holds alice as active in memory.
+    assert_eq!(app.me_with(&fresh).await.status(), 200);
+
+    let admin_post = |action: &str| {
+        app.client
+            .post(app.url(&format!("/api/admin/users/{alice}/{action}/")))
+            .bearer_auth(&staff_access)
+            .send()
+    };
+    assert_eq!(admin_post("deactivate").await.unwrap().status(), 200);
+    let inactive = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
+    expect(app.me_with(&fresh).await, 401, inactive, "at once").await;
+
+    assert_eq!(admin_post("activate").await.unwrap().status(), 200);
+    expect(
+        app.me_with(&fresh).await,
+        200,
+        &me_body(alice, "alice", false),
+        "after activation",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_deactivation_that_revoked_nothing_is_honoured_within_a_second() {
+    let app = spawn_app().await;
+    let alice = app.create_user(ALICE.0, ALICE.1);
+    // Signed with our key but never issued: no ledger event will name it.
+    let fresh = sign(crafted_access(alice));
+    assert_eq!(app.me_with(&fresh).await.status(), 200);
+
+    let output = app.cli(&["user", "deactivate", "alice"], None);
+    assert!(output.status.success(), "deactivate");
+    let inactive = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    loop {
+        let response = app.me_with(&fresh).await;
+        let answer = (response.status().as_u16(), response.text().await.unwrap());
+        if answer == (401, inactive.to_owned()) {
+            break;
+        }
+        assert_eq!(answer.0, 200, "before the deactivation is seen: {answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the deactivation was not honoured within a second"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[actix_web::test]

@@ -19,8 +19,14 @@ impl ServeProcess {
     /// Starts `serve` on the app's database and settings, with `log` as its filter, on a free
     /// port; returns once it listens.
     pub fn start(app: &TestApp, log: &str) -> ServeProcess {
+        Self::start_with(app, log, &[])
+    }
+
+    /// As `start`, with more environment variables.
+    pub fn start_with(app: &TestApp, log: &str, env: &[(&str, &str)]) -> ServeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tokenledger"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("TOKENLEDGER_DATABASE_URL", &app.settings.database_url)
             .env("TOKENLEDGER_SIGNING_KEY", SIGNING_KEY)
             .env("TOKENLEDGER_BIND", "127.0.0.1:0")

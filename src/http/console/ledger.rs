@@ -112,7 +112,7 @@ pub async fn timeline(
     let ok = problems.0.is_empty();
     let pool = state.tokens.ledger().pool().clone();
     let wanted = pit_user.clone();
-    let (events, instant, names) = web::block(move || {
+    let (events, instant, names) = crate::http::block(move || {
         let mut conn = pool.get()?;
         let events = if ok {
             query::events(&mut conn, &filter, limit)?

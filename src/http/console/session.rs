@@ -113,7 +113,7 @@ pub async fn session_of(req: &HttpRequest, raw: String) -> Result<Option<Signed>
         return Ok(None);
     };
     let pool = state.tokens.ledger().pool().clone();
-    let user = web::block(move || {
+    let user = crate::http::block(move || {
         let mut conn = pool.get().map_err(StoreError::from)?;
         users::find(&mut conn, user_id)
     })
@@ -128,7 +128,9 @@ pub async fn session_of(req: &HttpRequest, raw: String) -> Result<Option<Signed>
         let presented = raw.clone();
         // A renewal that fails (the token was revoked a moment ago) leaves the session as it
         // is; the next request decides.
-        if let Ok(Ok(renewed)) = web::block(move || tokens.refresh_sliding(&presented)).await {
+        if let Ok(Ok(renewed)) =
+            crate::http::block(move || tokens.refresh_sliding(&presented)).await
+        {
             let ends = token.numeric("refresh_exp").unwrap_or(token.exp);
             req.extensions_mut().insert(Renewed {
                 token: renewed,

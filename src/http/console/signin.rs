@@ -77,7 +77,8 @@ pub async fn submit(
     let wanted = login.clone();
     // The console's sign-in is a login like the API's: throttled by the same counts.
     let client = client_address(&req, &state.trusted_proxies);
-    let minted = web::block(move || tokens.obtain_sliding(&wanted, &password, &client)).await?;
+    let minted =
+        crate::http::block(move || tokens.obtain_sliding(&wanted, &password, &client)).await?;
     let token = match minted {
         Ok(token) => token,
         Err(AuthError::Store(err)) => return Err(err.into()),
@@ -109,7 +110,7 @@ pub async fn submit(
         // Not staff: the token just minted is revoked at once, and nothing is shown.
         if let (Some(user_id), Some(sid)) = (verified.user_id(), verified.sid()) {
             let (tokens, sid) = (state.tokens.clone(), sid.to_owned());
-            web::block(move || tokens.revoke_session(user_id, &sid, "console")).await??;
+            crate::http::block(move || tokens.revoke_session(user_id, &sid, "console")).await??;
         }
         let message = Some("Only staff accounts can use the admin console.".to_owned());
         return sign_in_page(&state, StatusCode::FORBIDDEN, login, message, None);
@@ -134,7 +135,7 @@ pub async fn signout(
     let actor = format!("user:{user_id}");
     if let Some(sid) = signed.token.sid().map(str::to_owned) {
         let tokens = state.tokens.clone();
-        web::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
+        crate::http::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((

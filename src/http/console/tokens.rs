@@ -122,7 +122,7 @@ pub async fn list(
     let pool = state.tokens.ledger().pool().clone();
     let wanted = user.clone();
     let ok = problems.0.is_empty();
-    let (found_user, rows, names) = web::block(move || {
+    let (found_user, rows, names) = crate::http::block(move || {
         let mut conn = pool.get()?;
         let found = match wanted.as_str() {
             "" => Some(None),
@@ -210,7 +210,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ConsoleError> {
     let pool = state.tokens.ledger().pool().clone();
     let jti = jti.into_inner();
-    let (row, names) = web::block(move || {
+    let (row, names) = crate::http::block(move || {
         let mut conn = pool.get()?;
         let row = view::find(&mut conn, &jti)?;
         let names = names_of(&mut conn, row.as_slice())?;
@@ -243,7 +243,7 @@ pub async fn blacklist(
     let tokens = state.tokens.clone();
     let actor = signed.actor();
     let jti = jti.into_inner();
-    let row = web::block(move || tokens.admin_blacklist(&jti, &actor))
+    let row = crate::http::block(move || tokens.admin_blacklist(&jti, &actor))
         .await??
         .ok_or(ConsoleError::NotFound)?;
     Ok(see_other(&format!(

@@ -69,7 +69,7 @@ pub async fn list(
     let q = fields.text("q");
     let needle = q.clone();
     let pool = state.tokens.ledger().pool().clone();
-    let found = web::block(move || {
+    let found = crate::http::block(move || {
         let needle = Some(needle.as_str()).filter(|n| !n.is_empty());
         users::search(&mut *pool.get()?, needle, after, PAGE)
     })
@@ -122,7 +122,7 @@ pub async fn detail(
     let id = id.into_inner();
     let tokens = state.tokens.clone();
     let now = time::now();
-    let (user, sessions) = web::block(move || {
+    let (user, sessions) = crate::http::block(move || {
         let mut conn = tokens.ledger().pool().get()?;
         let Some(user) = users::find(&mut conn, id)? else {
             return Ok::<_, StoreError>((None, Vec::new()));
@@ -277,7 +277,7 @@ pub async fn confirm(
     let (id, action) = path.into_inner();
     let action = Action::parse(&action)?;
     let pool = state.tokens.ledger().pool().clone();
-    let user = web::block(move || users::find(&mut *pool.get()?, id))
+    let user = crate::http::block(move || users::find(&mut *pool.get()?, id))
         .await??
         .ok_or(ConsoleError::NotFound)?;
     page(
@@ -304,7 +304,7 @@ pub async fn act(
     signed.check_change(&req, Fields::form(&body).get("csrf"))?;
     let ledger = state.tokens.ledger().clone();
     let actor = signed.actor();
-    web::block(move || match action {
+    crate::http::block(move || match action {
         Action::Activate | Action::Deactivate => users::set_active(
             &ledger,
             UserKey::Id(id),
@@ -317,6 +317,7 @@ pub async fn act(
         }
     })
     .await??;
+    state.users.forget(id);
     Ok(see_other(&format!(
         "/admin/users/{id}/?notice={}",
         action.notice()
