@@ -8,64 +8,22 @@
 //! measure SQLite alone. Built with `--features mysql`, MariaDB too (`TOKENLEDGER_BENCH_MYSQL`,
 //! default `mysql://root@127.0.0.1:3306/mysql`).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use diesel::RunQueryDsl;
 use futures_util::future::join_all;
-use reqwest::Client;
-use serde_json::{Value, json};
+use serde_json::json;
+use support::{
+    Instance, ScratchDatabase, USER, login_loop, logout_all, ms, percentile, refresh_loop,
+    throughput,
+};
 use tokenledger::config::{Secret, Settings};
-use tokenledger::db::{DatabaseLocation, DbConn};
 use tokenledger::startup::Application;
 
-const USER: (&str, &str) = ("bench", "bench-password");
 /// Concurrent clients per instance in the throughput runs.
 const CLIENTS_PER_INSTANCE: usize = 8;
 const THROUGHPUT_RUN: Duration = Duration::from_secs(5);
-
-struct Instance {
-    base: String,
-    client: Client,
-}
-
-impl Instance {
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn login(&self) -> (String, String) {
-        let (status, pair) = self
-            .post(
-                "/api/token/",
-                json!({"username": USER.0, "password": USER.1}),
-            )
-            .await;
-        assert_eq!(status, 200, "login: {pair}");
-        (
-            pair["refresh"].as_str().expect("refresh").to_owned(),
-            pair["access"].as_str().expect("access").to_owned(),
-        )
-    }
-
-    async fn me_status(&self, access: &str) -> u16 {
-        self.client
-            .get(format!("{}/api/me/", self.base))
-            .bearer_auth(access)
-            .send()
-            .await
-            .expect("request")
-            .status()
-            .as_u16()
-    }
-}
 
 fn start(database_url: &str) -> Instance {
     let settings = Settings {
@@ -79,19 +37,7 @@ fn start(database_url: &str) -> Instance {
     let app = Application::build(settings).expect("the application builds");
     let base = format!("http://{}", app.address());
     actix_web::rt::spawn(app.run_until_stopped());
-    Instance {
-        base,
-        client: Client::new(),
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+    Instance::new(base)
 }
 
 /// From the 200 of a logout on A to the first 401 on B for the session's access token.
@@ -117,73 +63,21 @@ async fn propagation(a: &Instance, b: &Instance, samples: usize) -> Vec<Duration
     delays
 }
 
-/// Runs `work` from every client of both instances for a fixed time; returns
-/// (operations per second, p99 latency).
-async fn throughput(
-    instances: [&Instance; 2],
-    work: impl AsyncFn(&Instance) -> Vec<Duration>,
-) -> (f64, Duration) {
-    let started = Instant::now();
-    let clients = instances
-        .iter()
-        .flat_map(|instance| std::iter::repeat_n(*instance, CLIENTS_PER_INSTANCE))
-        .map(|instance| work(instance));
-    let mut latencies: Vec<Duration> = join_all(clients).await.into_iter().flatten().collect();
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    (
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 0.99),
-    )
-}
-
-async fn login_loop(instance: &Instance) -> Vec<Duration> {
-    let mut latencies = Vec::new();
-    let started = Instant::now();
-    while started.elapsed() < THROUGHPUT_RUN {
-        let sent = Instant::now();
-        instance.login().await;
-        latencies.push(sent.elapsed());
-    }
-    latencies
-}
-
-async fn refresh_loop(instance: &Instance) -> Vec<Duration> {
-    let (mut refresh, _) = instance.login().await;
-    let mut latencies = Vec::new();
-    let started = Instant::now();
-    while started.elapsed() < THROUGHPUT_RUN {
-        let sent = Instant::now();
-        let (status, pair) = instance
-            .post("/api/token/refresh/", json!({"refresh": refresh}))
-            .await;
-        latencies.push(sent.elapsed());
-        assert_eq!(status, 200, "{pair}");
-        refresh = pair["refresh"].as_str().expect("rotated").to_owned();
-    }
-    latencies
-}
-
-/// Logs out sessions made beforehand (logins are argon2-bound and not what is measured).
-async fn logout_all(instance: &Instance, sessions: Vec<String>) -> Vec<Duration> {
-    let mut latencies = Vec::new();
-    for refresh in sessions {
-        let sent = Instant::now();
-        let (status, _) = instance
-            .post("/api/token/blacklist/", json!({"refresh": refresh}))
-            .await;
-        latencies.push(sent.elapsed());
-        assert_eq!(status, 200);
-    }
-    latencies
-}
-
 async fn measure(backend: &str, database_url: &str, samples: usize) {
     let a = start(database_url);
     let b = start(database_url);
     let delays = propagation(&a, &b, samples).await;
-    let (logins, login_p99) = throughput([&a, &b], login_loop).await;
-    let (refreshes, refresh_p99) = throughput([&a, &b], refresh_loop).await;
+    let clients = || {
+        [&a, &b]
+            .into_iter()
+            .flat_map(|instance| std::iter::repeat_n(instance, CLIENTS_PER_INSTANCE))
+    };
+    let (logins, login_latencies) =
+        throughput(clients().map(|i| login_loop(i, THROUGHPUT_RUN))).await;
+    let login_p99 = percentile(&login_latencies, 0.99);
+    let (refreshes, refresh_latencies) =
+        throughput(clients().map(|i| refresh_loop(i, THROUGHPUT_RUN))).await;
+    let refresh_p99 = percentile(&refresh_latencies, 0.99);
 
     let per_client = 40;
     let mut sessions = Vec::new();
@@ -240,25 +134,18 @@ fn main() {
     actix_web::rt::System::new().block_on(async {
         measure("SQLite", &sqlite_url, samples).await;
         if admin_url != "off" {
-            on_scratch_database("PostgreSQL", &admin_url, " WITH (FORCE)", samples).await;
+            on_scratch_database("PostgreSQL", &admin_url, samples).await;
         }
         if cfg!(feature = "mysql") {
             let admin_url = std::env::var("TOKENLEDGER_BENCH_MYSQL")
                 .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
-            on_scratch_database("MariaDB", &admin_url, "", samples).await;
+            on_scratch_database("MariaDB", &admin_url, samples).await;
         }
     });
 }
 
 /// Creates a database on the server `admin_url` names, measures on it, drops it.
-async fn on_scratch_database(backend: &str, admin_url: &str, force: &str, samples: usize) {
-    let location = DatabaseLocation::parse(admin_url).expect("a database URL");
-    let mut admin = DbConn::establish_at(&location).expect("the database server");
-    let name = format!("tokenledger_bench_{}", std::process::id());
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .expect("a scratch database");
-    let (server, _) = admin_url.rsplit_once('/').expect("URL ending in /DATABASE");
-    measure(backend, &format!("{server}/{name}"), samples).await;
-    let _ = diesel::sql_query(format!("DROP DATABASE {name}{force}")).execute(&mut admin);
+async fn on_scratch_database(backend: &str, admin_url: &str, samples: usize) {
+    let scratch = ScratchDatabase::create(admin_url);
+    measure(backend, &scratch.url, samples).await;
 }

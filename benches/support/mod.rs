@@ -1,0 +1,173 @@
+//! What the HTTP benchmarks share: a client of one instance, the load loops, percentiles and
+//! scratch databases on a server.
+#![allow(dead_code)] // each bench uses its own part
+
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl;
+use reqwest::Client;
+use serde_json::{Value, json};
+use tokenledger::db::{DatabaseLocation, DbConn};
+
+pub const USER: (&str, &str) = ("bench", "bench-password");
+
+pub struct Instance {
+    pub base: String,
+    pub client: Client,
+}
+
+impl Instance {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn login(&self) -> (String, String) {
+        let (status, pair) = self
+            .post(
+                "/api/token/",
+                json!({"username": USER.0, "password": USER.1}),
+            )
+            .await;
+        assert_eq!(status, 200, "login: {pair}");
+        (
+            pair["refresh"].as_str().expect("refresh").to_owned(),
+            pair["access"].as_str().expect("access").to_owned(),
+        )
+    }
+
+    pub async fn me_status(&self, access: &str) -> u16 {
+        self.client
+            .get(format!("{}/api/me/", self.base))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+pub fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+}
+
+/// Operations per second and the sorted latencies of `runs` (one per client) run at once.
+pub async fn throughput(
+    runs: impl IntoIterator<Item = impl Future<Output = Vec<Duration>>>,
+) -> (f64, Vec<Duration>) {
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    (latencies.len() as f64 / elapsed.as_secs_f64(), latencies)
+}
+
+pub async fn login_loop(instance: &Instance, run: Duration) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < run {
+        let sent = Instant::now();
+        instance.login().await;
+        latencies.push(sent.elapsed());
+    }
+    latencies
+}
+
+/// One session refreshed with rotation again and again.
+pub async fn refresh_loop(instance: &Instance, run: Duration) -> Vec<Duration> {
+    let (mut refresh, _) = instance.login().await;
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < run {
+        let sent = Instant::now();
+        let (status, pair) = instance
+            .post("/api/token/refresh/", json!({"refresh": refresh}))
+            .await;
+        latencies.push(sent.elapsed());
+        assert_eq!(status, 200, "{pair}");
+        refresh = pair["refresh"].as_str().expect("rotated").to_owned();
+    }
+    latencies
+}
+
+/// Logs out sessions made beforehand (logins are argon2-bound and not what is measured).
+pub async fn logout_all(instance: &Instance, sessions: Vec<String>) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    for refresh in sessions {
+        let sent = Instant::now();
+        let (status, _) = instance
+            .post("/api/token/blacklist/", json!({"refresh": refresh}))
+            .await;
+        latencies.push(sent.elapsed());
+        assert_eq!(status, 200);
+    }
+    latencies
+}
+
+/// A database of its own on the server `admin_url` names; dropped with this value.
+pub struct ScratchDatabase {
+    admin: DbConn,
+    name: String,
+    force: &'static str,
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    pub fn create(admin_url: &str) -> Self {
+        let location = DatabaseLocation::parse(admin_url).expect("a database URL");
+        let mut admin = DbConn::establish_at(&location).expect("the database server");
+        let name = format!("tokenledger_bench_{}", std::process::id());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("a scratch database");
+        let (server, _) = admin_url.rsplit_once('/').expect("URL ending in /DATABASE");
+        let force = if admin_url.starts_with("postgres") {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
+        Self {
+            admin,
+            url: format!("{server}/{name}"),
+            name,
+            force,
+        }
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE {}{}", self.name, self.force);
+        let _ = diesel::sql_query(drop).execute(&mut self.admin);
+    }
+}
