@@ -165,6 +165,9 @@ pub struct Settings {
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the real client.
     #[serde(with = "lenient::comma_list")]
     pub trusted_proxies: Vec<String>,
+    /// Origins allowed to call the API from a browser (`*`: any); empty: no CORS headers.
+    #[serde(with = "lenient::comma_list")]
+    pub cors_origins: Vec<String>,
     /// Passwords hashed at once (argon2id, 19 MiB each); more logins wait. 0: one per core.
     pub password_hashers: usize,
 }
@@ -266,9 +269,22 @@ impl Default for Settings {
             },
             lockout_revokes_sessions: false,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
             password_hashers: 0,
         }
     }
+}
+
+/// `scheme://host[:port]` and nothing more, as browsers send in `Origin`.
+fn is_origin(origin: &str) -> bool {
+    origin.parse::<actix_web::http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.host().is_some_and(|host| !host.is_empty())
+            && uri
+                .path_and_query()
+                .is_none_or(|path| path.as_str().is_empty() || path.as_str() == "/")
+            && !origin.ends_with('/')
+    })
 }
 
 impl Settings {
@@ -306,6 +322,15 @@ impl Settings {
         {
             return Err(ConfigError::Invalid(format!(
                 "trusted_proxies: {bad:?} is not an IP address"
+            )));
+        }
+        if let Some(bad) = self
+            .cors_origins
+            .iter()
+            .find(|origin| *origin != "*" && !is_origin(origin))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cors_origins: {bad:?} is not an origin (scheme://host[:port], or *)"
             )));
         }
         if self.signing_key.is_some() && self.signing_key_file.is_some() {

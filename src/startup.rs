@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::middleware::{Condition, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
 use rand::RngCore;
 use tracing_actix_web::TracingLogger;
@@ -249,11 +249,16 @@ impl Application {
             &settings.trusted_proxies,
         ));
         let openapi = ApiDoc::openapi();
+        let cors_origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(http::add_challenge)
                 // `//api/token/` reaches `/api/token/`, as in the reference; no slash is added.
                 .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    http::cors(&cors_origins),
+                ))
                 .wrap_fn(http::metrics::record)
                 .wrap_fn(http::name_request)
                 .wrap(TracingLogger::default())

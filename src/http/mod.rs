@@ -250,6 +250,33 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// Every 401 carries `WWW-Authenticate` with the first accepted scheme, as the reference.
+/// Browsers on `origins` (`*`: any) may call the API: preflights are answered, and answers
+/// carry `Access-Control-Allow-Origin`. Tokens travel in `Authorization`, never cookies, so
+/// no credentials mode.
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "HEAD", "POST", "DELETE", "OPTIONS"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600)
+        // As django-cors-headers: another origin is served without CORS headers (its browser
+        // then withholds the answer), not refused with a body outside the contract.
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin().send_wildcard()
+        } else {
+            // Settings::validate refused anything that is not an origin.
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
 /// `web::block` keeping the request's span: what the domain logs on the blocking thread carries
 /// the request's id like the rest of its lines.
 pub async fn block<F, R>(work: F) -> Result<R, actix_web::error::BlockingError>

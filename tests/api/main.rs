@@ -8,6 +8,7 @@ mod attacks;
 mod audit;
 mod cli;
 mod console;
+mod cors;
 mod crash;
 mod instances;
 mod keys;
