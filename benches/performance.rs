@@ -10,8 +10,9 @@
 //!
 //! Run: `cargo bench --bench performance` (needs wrk: `apt-get install -y wrk`). Environment:
 //! `PERF_SECONDS` per wrk run (default 10), `PERF_CONNECTIONS` (default 32), `PERF_EVENTS`
-//! (largest ledger, default 1000000), `TOKENLEDGER_BENCH_POSTGRES` (a server on which a scratch
-//! database is made; default `postgres://postgres@127.0.0.1:5432/postgres`, `off` to skip).
+//! (largest ledger, default 1000000), `PERF_PHASES` (any of `hot,maintenance,login,writes`;
+//! default all), `TOKENLEDGER_BENCH_POSTGRES` (a server on which a scratch database is made;
+//! default `postgres://postgres@127.0.0.1:5432/postgres`, `off` to skip).
 
 mod support;
 
@@ -254,6 +255,9 @@ fn main() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let sqlite_url = format!("sqlite://{}", scratch.path().join("bench.db").display());
+    let phases =
+        std::env::var("PERF_PHASES").unwrap_or_else(|_| "hot,maintenance,login,writes".into());
+    let phase = |name: &str| phases.split(',').any(|p| p.trim() == name);
     let runtime = actix_web::rt::System::new();
     let mut table = Table { rows: Vec::new() };
 
@@ -265,17 +269,29 @@ fn main() {
     let mut me_figures = Vec::new();
     let mut health_alone = None;
     let mut me_alone = None;
+    // Sessions of 2 events; the last stage adds sessions whose access token was revoked (3
+    // events): 1M outstanding tokens and 100k revoked ones at the default size.
     let stages = [
-        (0, 0, "0 events"),
-        (largest / 10 / 2, 0, "100k events"),
-        (largest / 2, 0, "1M events"),
-        (0, largest / 10, "1M live tokens + 100k revoked"),
+        (0, 0),
+        (largest / 10 / 2, 0),
+        (largest / 2, 0),
+        (0, largest / 10),
     ];
-    for (live_sessions, revoked_sessions, label) in stages {
+    let mut revoked = 0;
+    for (live_sessions, revoked_sessions) in stages.into_iter().filter(|_| phase("hot")) {
         let started = Instant::now();
         seeder.add(live_sessions.saturating_sub(seeder.sessions), false);
         seeder.add(revoked_sessions, true);
+        revoked += revoked_sessions;
         let events = seeder.events();
+        let label = if revoked_sessions > 0 {
+            format!(
+                "{events} events: {} outstanding tokens, {revoked} revoked",
+                2 * seeder.sessions - revoked
+            )
+        } else {
+            format!("{events} events")
+        };
         eprintln!(
             "{label}: {events} events seeded ({:.0} s)",
             started.elapsed().as_secs_f64()
@@ -293,7 +309,7 @@ fn main() {
             connections,
         );
         table.row(
-            format!("GET /healthz, ledger {label} ({events} events)"),
+            format!("GET /healthz, ledger {label}"),
             wrk_figure(health),
             "1.00x".into(),
         );
@@ -323,20 +339,26 @@ fn main() {
         }
         me_figures.push(me.rps / health.rps);
     }
-    let (low, high) = me_figures
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-    table.row(
-        "GET /api/me/ across ledger sizes",
-        format!("ratio to /healthz between {low:.2}x and {high:.2}x"),
-        format!("spread {:.0}%", (high - low) / high * 100.0),
-    );
+    if !me_figures.is_empty() {
+        let (low, high) = me_figures
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+        table.row(
+            "GET /api/me/ across ledger sizes",
+            format!("ratio to /healthz between {low:.2}x and {high:.2}x"),
+            format!("spread {:.0}%", (high - low) / high * 100.0),
+        );
+    }
 
+    let maintenance = if phase("maintenance") { 3 } else { 0 };
     for (name, args) in [
         ("ledger verify", &["ledger", "verify"][..]),
         ("view rebuild", &["view", "rebuild"][..]),
         ("flush-expired", &["flush-expired"][..]),
-    ] {
+    ]
+    .into_iter()
+    .take(maintenance)
+    {
         let started = Instant::now();
         let output = Command::new(env!("CARGO_BIN_EXE_tokenledger"))
             .args(args)
@@ -357,7 +379,7 @@ fn main() {
     // Login, and what a flood of logins leaves to protected requests.
     let fresh = scratch.path().join("writes.db");
     let fresh_url = format!("sqlite://{}", fresh.display());
-    {
+    if phase("login") {
         let server = Server::start(&fresh_url);
         let instance = &server.instance;
         let (_, access) = runtime.block_on(instance.login());
@@ -395,7 +417,9 @@ fn main() {
     }
 
     let mut backends = vec![("SQLite", fresh_url, None)];
-    if postgres != "off" {
+    if !phase("writes") {
+        backends.clear();
+    } else if postgres != "off" {
         let database = ScratchDatabase::create(&postgres);
         backends.push(("PostgreSQL", database.url.clone(), Some(database)));
     }

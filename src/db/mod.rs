@@ -254,16 +254,57 @@ pub fn write_transaction<T, E>(
 where
     E: From<DieselError>,
 {
+    begin_write(conn)?;
+    match work(conn) {
+        Ok(value) => {
+            commit_write(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            rollback_write(conn);
+            Err(err)
+        }
+    }
+}
+
+/// Begins a write transaction and takes the write lock (see `write_transaction`); it is held
+/// until `commit_write` or `rollback_write`. For a transaction whose statements come from
+/// several threads in turn (the ledger's group commit).
+pub fn begin_write(conn: &mut DbConn) -> Result<(), DieselError> {
     let lock = match conn {
-        DbConn::Sqlite(_) => return transaction_beginning_with(conn, "BEGIN IMMEDIATE", work),
-        DbConn::Postgres(_) => POSTGRES_WRITE_LOCK,
+        DbConn::Sqlite(inner) => {
+            return AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE");
+        }
+        DbConn::Postgres(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN")?;
+            POSTGRES_WRITE_LOCK
+        }
         #[cfg(feature = "mysql")]
-        DbConn::Mysql(_) => MYSQL_WRITE_LOCK,
+        DbConn::Mysql(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN")?;
+            MYSQL_WRITE_LOCK
+        }
     };
-    conn.transaction(|conn| {
-        diesel::sql_query(lock).execute(conn)?;
-        work(conn)
-    })
+    if let Err(err) = diesel::sql_query(lock).execute(conn) {
+        rollback_write(conn);
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Commits what `begin_write` began; a failed commit is rolled back.
+pub fn commit_write(conn: &mut DbConn) -> Result<(), DieselError> {
+    let committed = <DbConn as Connection>::TransactionManager::commit_transaction(conn);
+    if committed.is_err() {
+        rollback_write(conn);
+    }
+    committed
+}
+
+/// Rolls back what `begin_write` began. A connection whose rollback fails is broken, and the
+/// pool discards it.
+pub fn rollback_write(conn: &mut DbConn) {
+    let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
 }
 
 /// Runs `work` on one consistent snapshot of the database (a view check compares the ledger

@@ -33,7 +33,9 @@ impl AppState {
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
         Self {
             users: UserDirectory::following(tokens.ledger().revocations()),
-            metrics: HttpMetrics::default().including(tokens.ledger().appended().clone()),
+            metrics: HttpMetrics::default()
+                .including(tokens.ledger().appended().clone())
+                .including(tokens.ledger().commits().clone()),
             tokens,
             max_body,
             header_types: header_types

@@ -8,6 +8,7 @@ pub mod event;
 pub mod flush;
 pub mod fold;
 pub mod follower;
+pub mod group;
 pub mod query;
 pub mod replay;
 pub mod retention;
@@ -21,9 +22,10 @@ pub use event::{EventKind, LedgerEvent, NewEvent, Reason, TokenRef, TokenType};
 pub use revocations::Revocations;
 pub use view::{TokenRow, TokenState};
 
-use prometheus::{IntCounterVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, Opts};
 
-use crate::db::{DbConn, DbPool, QueryCounter, StoreError, write_transaction};
+use crate::db::{DbConn, DbPool, QueryCounter, StoreError};
+use group::{GroupCommit, WorkError};
 
 /// What a command decided inside a write transaction: events to append, and its answer.
 pub struct Decision<T> {
@@ -51,6 +53,8 @@ pub struct Ledger {
     revocations: Arc<Revocations>,
     queries: QueryCounter,
     appended: IntCounterVec,
+    commits: IntCounter,
+    group: Arc<GroupCommit>,
 }
 
 /// `/metrics`' count of the events this process committed: tokens issued, rotated,
@@ -64,23 +68,6 @@ fn appended_counter() -> IntCounterVec {
         &["event", "token_type"],
     )
     .expect("valid metric options")
-}
-
-enum TxError<E> {
-    Decide(E),
-    Store(StoreError),
-}
-
-impl<E> From<diesel::result::Error> for TxError<E> {
-    fn from(err: diesel::result::Error) -> Self {
-        TxError::Store(StoreError::from(err))
-    }
-}
-
-impl<E> From<StoreError> for TxError<E> {
-    fn from(err: StoreError) -> Self {
-        TxError::Store(err)
-    }
 }
 
 impl Ledger {
@@ -98,6 +85,12 @@ impl Ledger {
             revocations: Arc::new(revocations),
             queries: QueryCounter::default(),
             appended: appended_counter(),
+            commits: IntCounter::new(
+                "tokenledger_ledger_commits_total",
+                "Write transactions this instance committed; concurrent writers share one.",
+            )
+            .expect("valid metric options"),
+            group: Arc::default(),
         })
     }
 
@@ -117,6 +110,11 @@ impl Ledger {
         &self.appended
     }
 
+    /// Transactions committed through this ledger (fewer than writes when they share one).
+    pub fn commits(&self) -> &IntCounter {
+        &self.commits
+    }
+
     pub fn pool(&self) -> &DbPool {
         &self.pool
     }
@@ -125,9 +123,10 @@ impl Ledger {
         &self.revocations
     }
 
-    /// Runs `decide` in one write transaction, appends the events it returns and folds them
-    /// into the view in that same transaction, commits, then shows them to the revocation
-    /// state. A failure anywhere rolls back the events and the view together.
+    /// Runs `decide` in a write transaction, appends the events it returns and folds them into
+    /// the view in that same transaction, commits, then shows them to the revocation state. A
+    /// failure anywhere rolls back the events and the view together. Concurrent writers share
+    /// the transaction and its commit (`group`), each in a savepoint of its own.
     pub fn write<T, E>(
         &self,
         decide: impl FnOnce(&mut DbConn) -> Result<Decision<T>, E>,
@@ -135,24 +134,27 @@ impl Ledger {
     where
         E: From<StoreError>,
     {
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
-        let committed = write_transaction(&mut conn, |conn| {
-            let decision = decide(conn).map_err(TxError::Decide)?;
-            let stored = append::append(conn, decision.events)?;
-            Ok::<_, TxError<E>>((stored, decision.outcome))
-        });
-        match committed {
-            Ok((stored, outcome)) => {
-                self.revocations.observe_committed(&stored);
-                for event in &stored {
+        let committed = self.group.run(
+            &self.pool,
+            |conn| {
+                let decision = decide(conn).map_err(WorkError::Decide)?;
+                let stored = append::append(conn, decision.events)?;
+                Ok((stored, decision.outcome))
+            },
+            &|stored| {
+                self.commits.inc();
+                self.revocations.observe_committed(stored);
+                for event in stored {
                     self.appended
                         .with_label_values(&[event.event.as_str(), event.token_type.as_str()])
                         .inc();
                 }
-                Ok(outcome)
-            }
-            Err(TxError::Decide(err)) => Err(err),
-            Err(TxError::Store(err)) => Err(E::from(err)),
+            },
+        );
+        match committed {
+            Ok(outcome) => Ok(outcome),
+            Err(WorkError::Decide(err)) => Err(err),
+            Err(WorkError::Store(err)) => Err(E::from(err)),
         }
     }
 }

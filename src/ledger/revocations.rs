@@ -36,7 +36,7 @@ impl Observers {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for observer in observers.iter() {
-            events.iter().for_each(|event| observer(event));
+            events.iter().for_each(observer);
         }
     }
 }

@@ -129,3 +129,52 @@ pub fn ledger_events(app: &TestApp) -> Vec<tokenledger::ledger::LedgerEvent> {
     let pool = tokenledger::db::connect(&app.settings.database_url).unwrap();
     tokenledger::ledger::append::events_after(&mut pool.get().unwrap(), 0, 10_000).unwrap()
 }
+
+/// Concurrent writers share transactions (group commit): refusals, reuse detections and
+/// rotations racing each other must each get their own answer, and leave the ledger and the
+/// view as if they had run one by one.
+#[actix_web::test]
+async fn concurrent_writers_with_mixed_outcomes_each_get_their_own_answer() {
+    let app = spawn_app().await;
+    app.create_user(ALICE.0, ALICE.1);
+    let mut rotating = Vec::new();
+    let mut reused = Vec::new();
+    for n in 0..12 {
+        let (refresh, _) = app.login(ALICE.0, ALICE.1).await;
+        let rotated: Value = body(app.refresh(&refresh).await).await;
+        let current = rotated["refresh"].as_str().expect("rotated").to_owned();
+        if n % 2 == 0 {
+            rotating.push(current);
+        } else {
+            reused.push((refresh, current));
+        }
+    }
+
+    let refreshes = rotating.iter().map(|token| app.refresh(token));
+    let reuses = reused.iter().map(|(old, _)| app.refresh(old));
+    let forged = (0..6).map(|_| app.refresh("not.a.token"));
+    let (refreshes, reuses, forged) =
+        tokio::join!(join_all(refreshes), join_all(reuses), join_all(forged));
+    let mut successors = Vec::new();
+    for response in refreshes {
+        assert_eq!(response.status(), 200);
+        successors.push(body(response).await["refresh"].as_str().unwrap().to_owned());
+    }
+    for response in reuses {
+        assert_eq!(response.status(), 401, "a reused token");
+    }
+    for response in forged {
+        assert_eq!(response.status(), 401, "not a token");
+    }
+
+    // Each reuse revoked its own session and nothing else.
+    for (_, current) in &reused {
+        assert_eq!(app.refresh(current).await.status(), 401);
+    }
+    for successor in &successors {
+        assert_eq!(app.refresh(successor).await.status(), 200);
+    }
+    app.assert_view_matches_ledger();
+    let verified = app.cli(&["ledger", "verify"], None);
+    assert!(verified.status.success(), "{verified:?}");
+}

@@ -1,0 +1,301 @@
+//! Group commit: writers that arrive while another batch holds the write lock share one
+//! transaction and one commit, instead of each waiting for the lock and paying a sync to disk
+//! of its own.
+//!
+//! The first writer of a batch leads it: once no other batch of this process holds the write
+//! lock, it begins the transaction and runs its own work. Writers that arrive meanwhile join
+//! the batch and, one at a time on their own threads, run their work on the batch's
+//! connection, each inside a savepoint (a refused decision or a failed statement undoes only
+//! its own writes). When nobody is waiting for a turn, the leader commits and every member
+//! learns the outcome; none answers its caller before the commit. Events are appended in turn
+//! order, so seq order is still commit order, and the view update commits with them.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use diesel::Connection;
+
+use super::event::LedgerEvent;
+use crate::db::{self, DbConn, DbPool, PooledConn, StoreError};
+
+/// Members a batch takes at most; later writers form the next one.
+const MAX_MEMBERS: usize = 64;
+
+/// What one writer's work may fail with: its own refusal, or the store's error.
+pub enum WorkError<E> {
+    Decide(E),
+    Store(StoreError),
+}
+
+impl<E> From<diesel::result::Error> for WorkError<E> {
+    fn from(err: diesel::result::Error) -> Self {
+        WorkError::Store(StoreError::from(err))
+    }
+}
+
+impl<E> From<StoreError> for WorkError<E> {
+    fn from(err: StoreError) -> Self {
+        WorkError::Store(err)
+    }
+}
+
+#[derive(Default)]
+pub struct GroupCommit {
+    slot: Mutex<Slot>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Slot {
+    next_id: u64,
+    /// The batch that new writers join, until its leader closes it to commit.
+    forming: Option<u64>,
+    /// The batch whose transaction holds the write lock.
+    active: Option<u64>,
+    batches: HashMap<u64, Batch>,
+}
+
+#[derive(Default)]
+struct Batch {
+    /// The transaction's connection, while no member is using it.
+    conn: Option<PooledConn>,
+    /// Members that joined and still wait for their turn.
+    queued: usize,
+    /// Members that joined, the leader included.
+    members: usize,
+    /// Members that have taken their answer; the batch is dropped when all have.
+    answered: usize,
+    /// Every member's appended events, in seq order.
+    stored: Vec<LedgerEvent>,
+    /// A member panicked mid-work: the transaction is rolled back, not committed.
+    poisoned: bool,
+    /// The commit's outcome, or why the transaction could not begin.
+    outcome: Option<Result<(), String>>,
+}
+
+impl GroupCommit {
+    /// Runs `work` in a write transaction shared with concurrent writers. `work` returns the
+    /// events it appended and its answer; `on_commit` is called once per committed batch with
+    /// all of its events, before any member answers.
+    pub fn run<T, E>(
+        &self,
+        pool: &DbPool,
+        work: impl FnOnce(&mut DbConn) -> Result<(Vec<LedgerEvent>, T), WorkError<E>>,
+        on_commit: &dyn Fn(&[LedgerEvent]),
+    ) -> Result<T, WorkError<E>> {
+        let mut slot = self.lock();
+        let joinable = slot.forming.filter(|id| {
+            slot.batches
+                .get(id)
+                .is_some_and(|b| b.members < MAX_MEMBERS)
+        });
+        match joinable {
+            Some(id) => {
+                let batch = batch_mut(&mut slot, id);
+                batch.members += 1;
+                batch.queued += 1;
+                self.follow(slot, id, work)
+            }
+            None => {
+                let id = slot.next_id;
+                slot.next_id += 1;
+                slot.batches.insert(
+                    id,
+                    Batch {
+                        members: 1,
+                        ..Batch::default()
+                    },
+                );
+                slot.forming = Some(id);
+                self.lead(slot, id, pool, work, on_commit)
+            }
+        }
+    }
+
+    fn lead<T, E>(
+        &self,
+        mut slot: MutexGuard<'_, Slot>,
+        id: u64,
+        pool: &DbPool,
+        work: impl FnOnce(&mut DbConn) -> Result<(Vec<LedgerEvent>, T), WorkError<E>>,
+        on_commit: &dyn Fn(&[LedgerEvent]),
+    ) -> Result<T, WorkError<E>> {
+        // One batch of this process at a time holds the lock: the next one gathers members
+        // meanwhile, rather than polling the database's lock.
+        while slot.active.is_some() {
+            slot = self.wait(slot);
+        }
+        slot.active = Some(id);
+        drop(slot);
+
+        let begun = pool.get().map_err(StoreError::from).and_then(|mut conn| {
+            db::begin_write(&mut conn)?;
+            Ok(conn)
+        });
+        let mut conn = match begun {
+            Ok(conn) => conn,
+            Err(err) => {
+                self.finish(id, Err(err.to_string()));
+                return Err(WorkError::Store(err));
+            }
+        };
+        let mine = run_in_savepoint(&mut conn, work);
+
+        let mut slot = self.lock();
+        let batch = batch_mut(&mut slot, id);
+        let mine = mine.map(|(events, answer)| {
+            batch.stored.extend(events);
+            answer
+        });
+        batch.conn = Some(conn);
+        self.changed.notify_all();
+        while batch_ref(&slot, id).is_some_and(|b| b.queued > 0 || b.conn.is_none()) {
+            slot = self.wait(slot);
+        }
+        if slot.forming == Some(id) {
+            slot.forming = None;
+        }
+        let batch = batch_mut(&mut slot, id);
+        let (mut conn, stored, poisoned) = (
+            batch.conn.take(),
+            std::mem::take(&mut batch.stored),
+            batch.poisoned,
+        );
+        drop(slot);
+
+        let committed = match conn.as_deref_mut() {
+            Some(conn) if !poisoned => db::commit_write(conn).map_err(StoreError::from),
+            Some(conn) => {
+                db::rollback_write(conn);
+                Err(StoreError::Unavailable(
+                    "a writer failed mid-transaction".into(),
+                ))
+            }
+            None => Err(StoreError::Unavailable("the connection was lost".into())),
+        };
+        drop(conn);
+        if committed.is_ok() {
+            on_commit(&stored);
+        }
+        self.finish(
+            id,
+            committed.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        );
+        match committed {
+            Ok(()) => mine,
+            Err(err) => Err(WorkError::Store(err)),
+        }
+    }
+
+    fn follow<T, E>(
+        &self,
+        mut slot: MutexGuard<'_, Slot>,
+        id: u64,
+        work: impl FnOnce(&mut DbConn) -> Result<(Vec<LedgerEvent>, T), WorkError<E>>,
+    ) -> Result<T, WorkError<E>> {
+        // Wait for the connection, or for the news that the transaction never began.
+        let mut conn = loop {
+            let batch = batch_mut(&mut slot, id);
+            if let Some(Err(reason)) = &batch.outcome {
+                let reason = reason.clone();
+                batch.queued -= 1;
+                self.answered(&mut slot, id);
+                return Err(WorkError::Store(StoreError::Unavailable(reason)));
+            }
+            if let Some(conn) = batch.conn.take() {
+                batch.queued -= 1;
+                break conn;
+            }
+            slot = self.wait(slot);
+        };
+        drop(slot);
+
+        let mine = catch_unwind(AssertUnwindSafe(|| run_in_savepoint(&mut conn, work)));
+
+        let mut slot = self.lock();
+        let batch = batch_mut(&mut slot, id);
+        let mine = match mine {
+            Ok(mine) => mine.map(|(events, answer)| {
+                batch.stored.extend(events);
+                answer
+            }),
+            Err(panic) => {
+                batch.poisoned = true;
+                batch.conn = Some(conn);
+                self.answered(&mut slot, id);
+                self.changed.notify_all();
+                drop(slot);
+                resume_unwind(panic);
+            }
+        };
+        batch.conn = Some(conn);
+        self.changed.notify_all();
+        if mine.is_err() {
+            // Its savepoint was rolled back: nothing of it waits for the commit.
+            self.answered(&mut slot, id);
+            return mine;
+        }
+        let outcome = loop {
+            if let Some(outcome) = batch_ref(&slot, id).and_then(|b| b.outcome.clone()) {
+                break outcome;
+            }
+            slot = self.wait(slot);
+        };
+        self.answered(&mut slot, id);
+        match outcome {
+            Ok(()) => mine,
+            Err(reason) => Err(WorkError::Store(StoreError::Unavailable(reason))),
+        }
+    }
+
+    /// The leader's last step: the outcome for the members, the lock free for the next batch.
+    fn finish(&self, id: u64, outcome: Result<(), String>) {
+        let mut slot = self.lock();
+        if slot.forming == Some(id) {
+            slot.forming = None;
+        }
+        slot.active = None;
+        batch_mut(&mut slot, id).outcome = Some(outcome);
+        self.answered(&mut slot, id);
+        self.changed.notify_all();
+    }
+
+    fn answered(&self, slot: &mut Slot, id: u64) {
+        let batch = batch_mut(slot, id);
+        batch.answered += 1;
+        if batch.answered == batch.members && batch.outcome.is_some() {
+            slot.batches.remove(&id);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        // The slot's invariants hold between statements; a panic elsewhere leaves it usable.
+        self.slot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn wait<'a>(&self, slot: MutexGuard<'a, Slot>) -> MutexGuard<'a, Slot> {
+        self.changed
+            .wait(slot)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The batch `id`; its members keep it alive until each has answered.
+fn batch_mut(slot: &mut Slot, id: u64) -> &mut Batch {
+    slot.batches.entry(id).or_default()
+}
+
+fn batch_ref(slot: &Slot, id: u64) -> Option<&Batch> {
+    slot.batches.get(&id)
+}
+
+/// One member's work, undone alone if it fails.
+fn run_in_savepoint<R, E>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<R, WorkError<E>>,
+) -> Result<R, WorkError<E>> {
+    conn.transaction(work)
+}
