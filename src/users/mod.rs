@@ -165,12 +165,39 @@ pub fn authenticate(
             user_id: Some(user.id),
         }));
     }
+    if password::needs_upgrade(&user.password_hash) {
+        upgrade_hash(conn, &user, password)?;
+    }
     if update_last_login {
         diesel::update(users::table.find(user.id))
             .set(users::last_login.eq(time::now()))
             .execute(conn)?;
     }
     Ok(Ok(user))
+}
+
+/// Replaces a hash imported from Django, which just verified, by our argon2id, so the
+/// imported format is used once. Only if it is still the one that verified: a password
+/// changed meanwhile stays changed. A failure to hash leaves the old hash (it still works).
+fn upgrade_hash(conn: &mut DbConn, user: &User, password: &str) -> Result<(), StoreError> {
+    let Ok(upgraded) = password::hash(password) else {
+        tracing::warn!(user_id = user.id, "could not rehash an imported password");
+        return Ok(());
+    };
+    let changed = diesel::update(
+        users::table
+            .find(user.id)
+            .filter(users::password_hash.eq(&user.password_hash)),
+    )
+    .set(users::password_hash.eq(&upgraded))
+    .execute(conn)?;
+    if changed == 1 {
+        tracing::info!(
+            user_id = user.id,
+            "imported password hash upgraded to argon2id"
+        );
+    }
+    Ok(())
 }
 
 /// A refused login, for the audit record: the account it named, if one exists (the client

@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod console;
 mod crash;
+mod import;
 mod instances;
 mod keys;
 mod ledger;
