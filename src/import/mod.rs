@@ -22,9 +22,9 @@ use diesel::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::{token_ledger, token_view, users};
+use crate::db::schema::{token_ledger, users};
 use crate::db::{DbConn, StoreError};
-use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType};
+use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, view};
 use crate::time;
 use django::{DjangoUser, OutstandingRow};
 
@@ -291,14 +291,13 @@ fn decide_page(
     at: NaiveDateTime,
 ) -> Result<Decision<Vec<(Outcome, usize)>>, StoreError> {
     let jtis: Vec<String> = planned.iter().map(|(token, _)| token.jti.clone()).collect();
-    let mut in_view: HashMap<String, TokenRow> = HashMap::new();
+    let borrowed: Vec<&str> = jtis.iter().map(String::as_str).collect();
+    let mut in_view: HashMap<String, TokenRow> = view::find_many(conn, &borrowed)?
+        .into_iter()
+        .map(|row| (row.jti.clone(), row))
+        .collect();
     let mut in_ledger: HashSet<String> = HashSet::new();
     for chunk in jtis.chunks(500) {
-        let rows: Vec<TokenRow> = token_view::table
-            .filter(token_view::jti.eq_any(chunk.to_vec()))
-            .select(TokenRow::as_select())
-            .load(conn)?;
-        in_view.extend(rows.into_iter().map(|row| (row.jti.clone(), row)));
         let known: Vec<String> = token_ledger::table
             .filter(token_ledger::jti.eq_any(chunk.to_vec()))
             .select(token_ledger::jti)

@@ -169,7 +169,11 @@ mod tests {
 
     fn refuses_near_misses(stored: &str) {
         verifies_its_password_only(stored);
-        for wrong in ["", "Correct horse battery staple", "correct horse battery staple "] {
+        for wrong in [
+            "",
+            "Correct horse battery staple",
+            "correct horse battery staple ",
+        ] {
             assert!(!verify(stored, wrong), "{wrong:?}");
         }
     }
