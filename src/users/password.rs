@@ -40,13 +40,15 @@ pub fn hash(password: &str) -> Result<String, HashError> {
 }
 
 /// Constant-time check of `password` against a stored hash (ours, or one imported from
-/// Django); an unreadable or unusable hash fails.
+/// Django); an unreadable or unusable hash fails, after as much work as a real check, so the
+/// timing does not tell which accounts have no usable password.
 pub fn verify(stored_hash: &str, password: &str) -> bool {
     if stored_hash.starts_with('$') {
         return verify_phc(stored_hash, password);
     }
     let Some((algorithm, rest)) = stored_hash.split_once('$') else {
         // Django's unusable passwords (`!` and 40 random characters) land here, as does "".
+        verify_against_dummy(password);
         return false;
     };
     match algorithm {
@@ -64,7 +66,10 @@ pub fn verify(stored_hash: &str, password: &str) -> bool {
             Some(bcrypt_hash) => bcrypt::verify(password, bcrypt_hash).unwrap_or(false),
             None => false,
         },
-        _ => false,
+        _ => {
+            verify_against_dummy(password);
+            false
+        }
     }
 }
 
@@ -118,7 +123,7 @@ fn verify_django_pbkdf2(encoded: &str, password: &str) -> bool {
 pub fn verify_against_dummy(password: &str) {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash("tokenledger-dummy-password").unwrap_or_default());
-    let _ = verify(dummy, password);
+    let _ = verify_phc(dummy, password);
 }
 
 #[cfg(test)]
