@@ -148,7 +148,8 @@ pub fn create(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, UserError> {
 }
 
 /// The active user these credentials belong to, or `None` (unknown user, wrong password or
-/// inactive account alike: the caller must not tell them apart).
+/// inactive account alike: the caller must not tell them apart). A password hash imported
+/// from Django that verifies is replaced by our argon2id in this same call.
 pub fn authenticate(
     conn: &mut DbConn,
     field: UsernameField,
@@ -240,7 +241,7 @@ pub fn revoke_all_events(
         .collect())
 }
 
-/// Whether `password` is the user's current one (argon2id, constant time).
+/// Whether `password` is the user's current one (constant time; ours or an imported hash).
 pub fn has_password(conn: &mut DbConn, user_id: i64, password: &str) -> Result<bool, StoreError> {
     Ok(find(conn, user_id)?.is_some_and(|user| password::verify(&user.password_hash, password)))
 }
