@@ -1,10 +1,12 @@
 //! tokenledger: a SimpleJWT-compatible JWT service whose token state is folded from an
-//! append-only ledger. Data flows one way: `http` -> `tokens`/`users` -> `ledger` -> `db`.
+//! append-only ledger. Data flows one way:
+//! `http`/`cli` -> `tokens`/`users`/`import` -> `ledger` -> `db`.
 
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod import;
 pub mod ledger;
 pub mod openapi;
 pub mod startup;

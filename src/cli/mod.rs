@@ -1,6 +1,7 @@
 //! The command line (contract section 1). Usage errors exit 2 (clap); failures exit 1 with
 //! one sentence on stderr.
 
+mod import;
 mod ledger;
 mod progress;
 
@@ -51,6 +52,11 @@ pub enum Command {
     View {
         #[command(subcommand)]
         action: ViewCommand,
+    },
+    /// Import users and tokens from another service, without logging anyone out.
+    Import {
+        #[command(subcommand)]
+        source: import::ImportCommand,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -122,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::View { action } => view(settings, action),
+        Command::Import { source } => import::run(&settings, source),
         Command::Ledger(args) => {
             let pool = db::connect(&settings.database_url)?;
             let mut conn = pool.get()?;

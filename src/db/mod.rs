@@ -424,6 +424,20 @@ pub fn bindable_instant(conn: &DbConn, instant: chrono::NaiveDateTime) -> chrono
     }
 }
 
+/// After users were inserted with explicit ids (an import), makes the next generated id
+/// follow the highest. SQLite's AUTOINCREMENT and MariaDB/MySQL's AUTO_INCREMENT already do;
+/// a PostgreSQL sequence does not.
+pub fn advance_user_ids(conn: &mut DbConn) -> Result<(), StoreError> {
+    if let DbConn::Postgres(_) = conn {
+        diesel::sql_query(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             (SELECT COALESCE(MAX(id), 1) FROM users))",
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// A cheap round trip proving the database answers (for `/readyz`).
 pub fn ping(conn: &mut DbConn) -> Result<(), StoreError> {
     diesel::sql_query("SELECT 1").execute(conn)?;

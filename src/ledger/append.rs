@@ -57,38 +57,49 @@ struct Touched {
     after: Option<TokenRow>,
 }
 
+/// Reads every touched token's row in batches, folds the events into them, then writes back:
+/// new rows in multi-row inserts (an import appends thousands at once), changed rows one by
+/// one, each guarded by the `last_seq` it was read at.
 fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), StoreError> {
     let mut order: Vec<&str> = Vec::new();
     let mut touched: HashMap<&str, Touched> = HashMap::new();
     for event in events {
         let jti = event.jti.as_str();
         if !touched.contains_key(jti) {
-            let before = view::find(conn, jti)?;
             order.push(jti);
             touched.insert(
                 jti,
                 Touched {
-                    after: before.clone(),
-                    before,
+                    before: None,
+                    after: None,
                 },
             );
         }
-        if let Some(entry) = touched.get_mut(jti) {
+    }
+    for row in view::find_many(conn, &order)? {
+        if let Some(entry) = touched.get_mut(row.jti.as_str()) {
+            entry.after = Some(row.clone());
+            entry.before = Some(row);
+        }
+    }
+    for event in events {
+        if let Some(entry) = touched.get_mut(event.jti.as_str()) {
             entry.after = fold(entry.after.take(), event);
         }
     }
+    let mut inserted = Vec::new();
     for jti in order {
         let Some(Touched { before, after }) = touched.remove(jti) else {
             continue;
         };
         match (before, after) {
-            (None, Some(row)) => view::insert(conn, &row)?,
+            (None, Some(row)) => inserted.push(row),
             (Some(before), Some(row)) => view::replace(conn, &row, before.last_seq)?,
             (Some(before), None) => view::remove(conn, jti, before.last_seq)?,
             (None, None) => {}
         }
     }
-    Ok(())
+    view::insert_many(conn, &inserted)
 }
 
 /// Events with `seq > after`, oldest first, at most `limit`.

@@ -67,6 +67,22 @@ pub fn find(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRow>, StoreError
         .optional()?)
 }
 
+/// The rows of these tokens (those in the view), in no particular order.
+pub fn find_many(conn: &mut DbConn, jtis: &[&str]) -> Result<Vec<TokenRow>, StoreError> {
+    let mut rows = Vec::with_capacity(jtis.len());
+    // Bounded batches keep each statement under SQLite's bound-parameter limit.
+    for chunk in jtis.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|jti| (*jti).to_owned()).collect();
+        rows.extend(
+            token_view::table
+                .filter(token_view::jti.eq_any(chunk))
+                .select(TokenRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 pub fn outstanding_of_session(conn: &mut DbConn, sid: &str) -> Result<Vec<TokenRow>, StoreError> {
     Ok(token_view::table
         .filter(token_view::sid.eq(sid))
@@ -149,13 +165,6 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<TokenRow>, StoreError> {
         .order(token_view::jti)
         .select(TokenRow::as_select())
         .load(conn)?)
-}
-
-pub(super) fn insert(conn: &mut DbConn, row: &TokenRow) -> Result<(), StoreError> {
-    diesel::insert_into(token_view::table)
-        .values(row)
-        .execute(conn)?;
-    Ok(())
 }
 
 /// Writes `row` over the stored one, but only if nobody changed it since it was read as

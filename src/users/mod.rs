@@ -152,7 +152,8 @@ pub fn create(conn: &mut DbConn, new: NewUser<'_>) -> Result<User, UserError> {
 
 /// The active user these credentials belong to, or `None` (unknown user, wrong password or
 /// inactive account alike: the caller must not tell them apart). No connection is held while
-/// the password is hashed, so queued logins leave the pool to the other requests.
+/// the password is hashed, so queued logins leave the pool to the other requests. A password
+/// hash imported from Django that verifies is replaced by our argon2id in this same call.
 pub fn authenticate(
     pool: &DbPool,
     field: UsernameField,
@@ -170,12 +171,39 @@ pub fn authenticate(
             user_id: Some(user.id),
         }));
     }
+    if password::needs_upgrade(&user.password_hash) {
+        upgrade_hash(pool, &user, password)?;
+    }
     if update_last_login {
         diesel::update(users::table.find(user.id))
             .set(users::last_login.eq(time::now()))
             .execute(&mut *pool.get()?)?;
     }
     Ok(Ok(user))
+}
+
+/// Replaces a hash imported from Django, which just verified, by our argon2id, so the
+/// imported format is used once. Only if it is still the one that verified: a password
+/// changed meanwhile stays changed. A failure to hash leaves the old hash (it still works).
+fn upgrade_hash(pool: &DbPool, user: &User, password: &str) -> Result<(), StoreError> {
+    let Ok(upgraded) = password::hash(password) else {
+        tracing::warn!(user_id = user.id, "could not rehash an imported password");
+        return Ok(());
+    };
+    let changed = diesel::update(
+        users::table
+            .find(user.id)
+            .filter(users::password_hash.eq(&user.password_hash)),
+    )
+    .set(users::password_hash.eq(&upgraded))
+    .execute(&mut *pool.get()?)?;
+    if changed == 1 {
+        tracing::info!(
+            user_id = user.id,
+            "imported password hash upgraded to argon2id"
+        );
+    }
+    Ok(())
 }
 
 /// A refused login, for the audit record: the account it named, if one exists (the client
@@ -218,7 +246,7 @@ pub fn revoke_all_events(
         .collect())
 }
 
-/// Whether `password` is the user's current one (argon2id, constant time).
+/// Whether `password` is the user's current one (constant time; ours or an imported hash).
 pub fn has_password(conn: &mut DbConn, user_id: i64, password: &str) -> Result<bool, StoreError> {
     Ok(find(conn, user_id)?.is_some_and(|user| password::verify(&user.password_hash, password)))
 }
