@@ -261,7 +261,7 @@ impl Application {
                 ))
                 .wrap_fn(http::metrics::record)
                 .wrap_fn(http::name_request)
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<http::request_span::RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(console.clone())
                 .configure(http::configure)

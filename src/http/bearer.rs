@@ -91,9 +91,14 @@ fn raw_token(req: &HttpRequest, header_types: &[String]) -> Result<String, Beare
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(BearerError::NotProvided);
     };
-    let value = String::from_utf8_lossy(value.as_bytes());
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let Some(scheme) = parts.first() else {
+    // Visible ASCII (every well-formed header) is read as is; anything else as the reference
+    // reads bytes it cannot decode.
+    let value = match value.to_str() {
+        Ok(ascii) => std::borrow::Cow::Borrowed(ascii),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    };
+    let mut parts = value.split_whitespace();
+    let Some(scheme) = parts.next() else {
         return Err(BearerError::NotProvided);
     };
     if !header_types
@@ -102,8 +107,8 @@ fn raw_token(req: &HttpRequest, header_types: &[String]) -> Result<String, Beare
     {
         return Err(BearerError::NotProvided);
     }
-    match parts.as_slice() {
-        [_, token] => Ok((*token).to_owned()),
+    match (parts.next(), parts.next()) {
+        (Some(token), None) => Ok(token.to_owned()),
         _ => Err(BearerError::BadHeader),
     }
 }

@@ -15,6 +15,7 @@ pub mod me;
 pub mod metadata;
 pub mod metrics;
 pub mod oauth;
+pub mod request_span;
 pub mod schemas;
 pub mod sessions;
 pub mod state;
