@@ -12,7 +12,7 @@ use crate::ledger::{TokenState, view};
 #[utoipa::path(
     get, path = "/healthz", tag = "operations",
     summary = "Liveness: 200 while the process runs",
-    responses((status = 200, body = Health))
+    responses((status = 200, description = "The process runs", body = Health))
 )]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -24,7 +24,7 @@ pub async fn healthz() -> HttpResponse {
     get, path = "/readyz", tag = "operations",
     summary = "Readiness: the database answers; the ledger seq applied here and the newest",
     responses(
-        (status = 200, body = Ready),
+        (status = 200, description = "The database answers", body = Ready),
         (status = 503, description = "The database does not answer", body = Detail),
     )
 )]

@@ -10,7 +10,7 @@ use super::state::AppState;
 #[utoipa::path(
     get, path = "/.well-known/jwks.json", tag = "standards",
     summary = "JWK Set (RFC 7517): every public key still verifying live tokens; empty for HMAC",
-    responses((status = 200, body = JwkSetBody))
+    responses((status = 200, description = "The JWK Set", body = JwkSetBody))
 )]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     // Short caching: a verifier that caches longer misses a newly rotated key for that long.

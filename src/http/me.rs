@@ -11,7 +11,7 @@ use super::schemas::{BearerErrorBody, Me};
     summary = "The user the access token belongs to",
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, body = Me),
+        (status = 200, description = "The token's user", body = Me),
         (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
     )
 )]

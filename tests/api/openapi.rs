@@ -131,3 +131,28 @@ fn enums_are_documented_as_the_wire_values() {
     let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "operationIds are unique: {ids:?}");
 }
+
+/// OpenAPI 3.1 requires a `description` on every response object (CI also runs
+/// openapi-spec-validator on the whole document).
+#[test]
+fn every_response_has_a_description() {
+    let document: Value =
+        serde_json::from_str(&tokenledger::openapi::document_json()).expect("JSON");
+    let mut missing = Vec::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let Some(responses) = operation.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
+            for (status, response) in responses {
+                if response.get("$ref").is_none() && response.get("description").is_none() {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "responses without a description: {missing:?}"
+    );
+}
