@@ -43,6 +43,11 @@ install_tools() {
     fi
 }
 
+# `--install-only`: fetch the tools and stop (.ci/run does it early, in the background).
+if [ "${1:-}" = "--install-only" ]; then
+    install_tools
+    exit $?
+fi
 if [ ! -x "$BIN" ]; then
     echo "no $BIN: run cargo build first" >&2
     echo "0 passed, $CHECKS failed"
