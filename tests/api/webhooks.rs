@@ -373,3 +373,39 @@ async fn two_instances_on_one_database_deliver_each_event_once() {
     receiver.assert_all_signed();
     assert_eq!(receiver.delivered(), expected, "each event once, in order");
 }
+
+#[actix_web::test]
+async fn bad_feed_and_webhook_settings_stop_serve_at_start_with_one_clear_sentence() {
+    let app = spawn_app().await;
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("TOKENLEDGER_WEBHOOK_URLS", "http://127.0.0.1:9/hook")],
+            "webhook_secret is required",
+        ),
+        (
+            &[
+                ("TOKENLEDGER_WEBHOOK_URLS", "http://u:hidden-pass@127.0.0.1:9/hook"),
+                ("TOKENLEDGER_WEBHOOK_SECRET", "not-a-whsec-secret"),
+            ],
+            "webhook_secret must be whsec_",
+        ),
+        (
+            &[("TOKENLEDGER_FEED_KEYS", "too-short")],
+            "at least 32 characters",
+        ),
+    ];
+    for (env, message) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tokenledger"))
+            .arg("serve")
+            .envs(env.iter().copied())
+            .env("TOKENLEDGER_DATABASE_URL", &app.settings.database_url)
+            .env("TOKENLEDGER_SIGNING_KEY", SIGNING_KEY)
+            .env("TOKENLEDGER_BIND", "127.0.0.1:0")
+            .output()
+            .expect("serve runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(!stderr.contains("hidden-pass") && !stderr.contains("too-short"), "{stderr}");
+    }
+}
