@@ -45,7 +45,10 @@ fn split(list: &Option<Secret>) -> Vec<String> {
 impl Settings {
     /// The configured feed keys (each checked to be long enough by `validate`).
     pub fn feed_keys(&self) -> Vec<Secret> {
-        split(&self.feed_keys).into_iter().map(Secret::new).collect()
+        split(&self.feed_keys)
+            .into_iter()
+            .map(Secret::new)
+            .collect()
     }
 
     /// The webhook URLs. They may carry credentials: never log them.

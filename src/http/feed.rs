@@ -236,7 +236,11 @@ pub async fn stream(
     params.finish()?;
     let last_event_id = match req.headers().get("last-event-id") {
         None => None,
-        Some(value) => match value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
             Some(seq) => Some(seq),
             None => {
                 let mut fields = FieldErrors::new();
@@ -293,7 +297,10 @@ impl Follow {
             self.greeted = true;
             // Sent at once, so the client knows the stream is open; `retry` asks
             // EventSource clients to reconnect after a second.
-            return Some((Ok(Bytes::from_static(b"retry: 1000\n: connected\n\n")), self));
+            return Some((
+                Ok(Bytes::from_static(b"retry: 1000\n: connected\n\n")),
+                self,
+            ));
         }
         loop {
             if !self.pending.is_empty() {
@@ -347,13 +354,11 @@ impl Follow {
                         }
                     }
                 }
-                Next::Idle => {
-                    match tokio::time::timeout(self.keepalive, self.rx.changed()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return None,
-                        Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), self)),
-                    }
-                }
+                Next::Idle => match tokio::time::timeout(self.keepalive, self.rx.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), self)),
+                },
             }
         }
     }

@@ -356,7 +356,10 @@ mod tests {
             let handles: Vec<_> = (0..32)
                 .map(|_| scope.spawn(|| hub.open_stream(5)))
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok().flatten())
+                .collect()
         });
         assert_eq!(slots.len(), 5);
         assert_eq!(hub.open_streams(), 5);

@@ -158,7 +158,8 @@ impl Deliverer {
                 let message = message::sign(&self.signer, &self.target.endpoint, &event, timestamp);
                 match self.post(&message) {
                     Ok(()) => {
-                        self.metrics.delivered(&self.target.label, started.elapsed());
+                        self.metrics
+                            .delivered(&self.target.label, started.elapsed());
                         break;
                     }
                     Err(failure) => {

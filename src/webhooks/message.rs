@@ -101,7 +101,8 @@ mod tests {
         assert_eq!(first.id, again.id, "a redelivery repeats the id");
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
         mac.update(format!("{}.{}.{}", first.id, first.timestamp, first.body).as_bytes());
-        let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         assert_eq!(first.signature, format!("v1,{expected}"));
         let body: serde_json::Value = serde_json::from_str(&first.body).expect("JSON");
         assert_eq!(body["type"], "token.blacklisted");

@@ -37,12 +37,14 @@ pub enum WebhookError {
 /// `scheme://host[:port]/path` of `url`: no user, password, query or fragment.
 pub fn label(url: &str) -> String {
     match url.parse::<actix_web::http::Uri>() {
-        Ok(uri) => format!(
-            "{}://{}{}",
-            uri.scheme_str().unwrap_or("http"),
-            uri.host().unwrap_or("?"),
-            uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default(),
-        ) + uri.path(),
+        Ok(uri) => {
+            format!(
+                "{}://{}{}",
+                uri.scheme_str().unwrap_or("http"),
+                uri.host().unwrap_or("?"),
+                uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default(),
+            ) + uri.path()
+        }
         Err(_) => "invalid".into(),
     }
 }
@@ -96,7 +98,10 @@ pub fn spawn(
             &target.endpoint,
             head,
         )?;
-        metrics.lag(&target.label, (ledger.revocations().applied_seq() - position).max(0));
+        metrics.lag(
+            &target.label,
+            (ledger.revocations().applied_seq() - position).max(0),
+        );
         let deliverer = Deliverer {
             ledger: ledger.clone(),
             target,

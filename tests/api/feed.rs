@@ -147,7 +147,11 @@ fn seqs(events: &[SseEvent]) -> Vec<i64> {
         .map(|event| {
             let data: Value = serde_json::from_str(&event.data).expect("JSON data");
             let seq = data["seq"].as_i64().expect("a seq");
-            assert_eq!(event.id.as_deref(), Some(seq.to_string().as_str()), "id is the seq");
+            assert_eq!(
+                event.id.as_deref(),
+                Some(seq.to_string().as_str()),
+                "id is the seq"
+            );
             assert_eq!(event.event.as_deref(), Some("revoked"));
             seq
         })
@@ -224,7 +228,16 @@ async fn the_page_lists_every_revocation_oldest_first_and_pages_by_seq() {
         .collect();
     assert_eq!(
         keys,
-        ["seq", "at", "jti", "sid", "user_id", "token_type", "reason", "expires_at"]
+        [
+            "seq",
+            "at",
+            "jti",
+            "sid",
+            "user_id",
+            "token_type",
+            "reason",
+            "expires_at"
+        ]
     );
     assert_eq!(items[0]["reason"], "logout");
     let next = first["next"].as_i64().expect("more follow");

@@ -97,8 +97,9 @@ async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) 
     };
     let status = match shared
         .failing
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1))
-    {
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+            left.checked_sub(1)
+        }) {
         Ok(_) => 500,
         Err(_) => 204,
     };
@@ -154,7 +155,10 @@ impl Receiver {
 
     pub fn assert_all_signed(&self) {
         let forged = self.shared.forged.lock().expect("lock");
-        assert!(forged.is_empty(), "deliveries that did not verify: {forged:?}");
+        assert!(
+            forged.is_empty(),
+            "deliveries that did not verify: {forged:?}"
+        );
     }
 
     /// Waits (at most `within`) until every seq of `expected` was delivered.
@@ -212,7 +216,10 @@ fn with_webhook(url: &str) -> impl FnOnce(&mut tokenledger::config::Settings) + 
 /// `seqs` with repeats removed (keeping the first), so a redelivery does not count twice.
 fn first_occurrences(seqs: &[i64]) -> Vec<i64> {
     let mut seen = std::collections::BTreeSet::new();
-    seqs.iter().copied().filter(|seq| seen.insert(*seq)).collect()
+    seqs.iter()
+        .copied()
+        .filter(|seq| seen.insert(*seq))
+        .collect()
 }
 
 #[actix_web::test]
@@ -254,7 +261,8 @@ async fn every_selected_event_arrives_signed_in_seq_order_as_the_ledger_shows_it
         );
         assert_eq!(delivery.body["timestamp"], event["at"]);
         assert!(
-            delivery.id.starts_with("msg_") && delivery.id.ends_with(&format!("_{}", delivery.seq())),
+            delivery.id.starts_with("msg_")
+                && delivery.id.ends_with(&format!("_{}", delivery.seq())),
             "{}",
             delivery.id
         );
@@ -274,10 +282,7 @@ async fn every_selected_event_arrives_signed_in_seq_order_as_the_ledger_shows_it
 async fn a_receiver_failing_for_a_while_gets_every_event_afterwards_in_order_with_stable_ids() {
     let receiver = Receiver::start(4, Duration::ZERO);
     // Credentials and a query in the URL must show nowhere: not in metrics, not in the log.
-    let url = receiver
-        .url
-        .replace("http://", "http://hookuser:hookpass@")
-        + "?token=querysecret";
+    let url = receiver.url.replace("http://", "http://hookuser:hookpass@") + "?token=querysecret";
     let app = spawn_app_with(with_webhook(&url)).await;
     app.create_user(ALICE.0, ALICE.1);
     logouts(&app, 3).await;
@@ -349,7 +354,10 @@ async fn kill_9_mid_delivery_and_a_restart_lose_no_event() {
     let delivered = receiver.delivered();
     assert_eq!(first_occurrences(&delivered), expected, "no gap, in order");
     let repeats = delivered.len() - expected.len();
-    assert!(repeats <= 1, "at most the one in flight repeats: {delivered:?}");
+    assert!(
+        repeats <= 1,
+        "at most the one in flight repeats: {delivered:?}"
+    );
 }
 
 #[actix_web::test]
@@ -384,7 +392,10 @@ async fn bad_feed_and_webhook_settings_stop_serve_at_start_with_one_clear_senten
         ),
         (
             &[
-                ("TOKENLEDGER_WEBHOOK_URLS", "http://u:hidden-pass@127.0.0.1:9/hook"),
+                (
+                    "TOKENLEDGER_WEBHOOK_URLS",
+                    "http://u:hidden-pass@127.0.0.1:9/hook",
+                ),
                 ("TOKENLEDGER_WEBHOOK_SECRET", "not-a-whsec-secret"),
             ],
             "webhook_secret must be whsec_",
@@ -406,6 +417,9 @@ async fn bad_feed_and_webhook_settings_stop_serve_at_start_with_one_clear_senten
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(message), "{stderr}");
-        assert!(!stderr.contains("hidden-pass") && !stderr.contains("too-short"), "{stderr}");
+        assert!(
+            !stderr.contains("hidden-pass") && !stderr.contains("too-short"),
+            "{stderr}"
+        );
     }
 }
