@@ -188,8 +188,10 @@ mod tests {
         assert!(with(|s| s.webhook_events = vec!["nope".into()]).is_err());
         assert_eq!(
             {
-                let mut s = Settings::default();
-                s.webhook_events = vec!["*".into()];
+                let s = Settings {
+                    webhook_events: vec!["*".into()],
+                    ..Settings::default()
+                };
                 s.webhook_selection().ok()
             },
             Some(WebhookSelection::All)
