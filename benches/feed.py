@@ -176,6 +176,25 @@ def main():
             print("SSE latency (logout answered -> event read): p50 %.1f ms, p99 %.1f ms (%d events)"
                   % (1000 * percentile(sse, 50), 1000 * percentile(sse, 99), len(sse)))
 
+        # Unloaded: one logout at a time, 50 ms apart (commit to receipt without a queue).
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            single = list(pool.map(login, [users[i % len(users)] for i in range(100)]))
+        answered.clear()
+        Receiver.received.clear()
+        stream_seen.clear()
+        for pair in single:
+            logout(pair)
+            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while len(Receiver.received) < len(answered) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        hook = [Receiver.received[j] - answered[j] for j in answered if j in Receiver.received]
+        sse = [stream_seen[j] - answered[j] for j in answered if j in stream_seen]
+        print("one logout at a time (%d revocations): webhook p50 %.1f ms, p99 %.1f ms; "
+              "SSE p50 %.1f ms, p99 %.1f ms"
+              % (len(hook), 1000 * percentile(hook, 50), 1000 * percentile(hook, 99),
+                 1000 * percentile(sse, 50), 1000 * percentile(sse, 99)))
+
         # Memory per idle stream.
         time.sleep(1)
         before = rss_kib(server.pid)
