@@ -21,8 +21,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// Events read from the ledger at once.
 const BATCH: i64 = 100;
-/// How often an idle deliverer looks at the applied seq (memory only, no query).
-const IDLE_CHECK: Duration = Duration::from_millis(20);
+/// The longest an idle deliverer sleeps without a wake-up before it looks again.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 /// A configured URL.
 #[derive(Clone)]
@@ -46,6 +46,7 @@ pub struct Deliverer {
     pub agent: ureq::Agent,
     pub metrics: WebhookMetrics,
     pub stop: Arc<AtomicBool>,
+    pub wakeup: Arc<super::Wakeup>,
 }
 
 /// Why an attempt failed (for the log: a status or a transport error, never the URL).
@@ -106,9 +107,13 @@ impl Deliverer {
                 }
             }
             self.show_lag(position);
+            // The generation first: an event applied after the look below wakes the wait.
+            let seen = self.wakeup.generation();
             let applied = self.ledger.revocations().applied_seq();
             if applied <= position {
-                self.pause(IDLE_CHECK);
+                if !self.stopping() {
+                    self.wakeup.wait_past(seen, IDLE_CHECK);
+                }
                 continue;
             }
             match self.deliver_batch(position, applied, &mut renewed) {

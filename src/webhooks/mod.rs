@@ -12,8 +12,9 @@ pub mod deliverer;
 pub mod message;
 pub mod metrics;
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -32,6 +33,33 @@ pub enum WebhookError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Wakes idle deliverers as soon as this instance applies events (its own commits, or the
+/// follower's catch-up), instead of each polling: a generation counter and a condvar.
+#[derive(Default)]
+pub struct Wakeup {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Wakeup {
+    pub fn poke(&self) {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.changed.notify_all();
+    }
+
+    pub fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the generation moves past `seen`, at most `timeout`.
+    pub fn wait_past(&self, seen: u64, timeout: Duration) {
+        let guard = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .changed
+            .wait_timeout_while(guard, timeout, |generation| *generation == seen);
+    }
 }
 
 /// `scheme://host[:port]/path` of `url`: no user, password, query or fragment.
@@ -86,6 +114,11 @@ pub fn spawn(
         .user_agent("tokenledger-webhooks")
         .build()
         .into();
+    let wakeup = Arc::new(Wakeup::default());
+    let poked = wakeup.clone();
+    ledger
+        .revocations()
+        .observe(Box::new(move |_| poked.poke()));
     let head = head_seq(&mut *ledger.pool().get().map_err(StoreError::from)?)?;
     for url in urls {
         let target = Target {
@@ -113,6 +146,7 @@ pub fn spawn(
             agent: agent.clone(),
             metrics: metrics.clone(),
             stop: stop.clone(),
+            wakeup: wakeup.clone(),
         };
         std::thread::Builder::new()
             .name(format!("{}-webhook", crate::db::BACKGROUND_THREAD_PREFIX))
