@@ -109,6 +109,8 @@ pub fn spawn(
         .tls_config(
             ureq::tls::TlsConfig::builder()
                 .provider(ureq::tls::TlsProvider::NativeTls)
+                // The system's root certificates, through OpenSSL (no bundled list).
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
                 .build(),
         )
         .user_agent("tokenledger-webhooks")
