@@ -13,6 +13,9 @@ use crate::ledger::TokenType;
 
 pub const ENV_PREFIX: &str = "TOKENLEDGER_";
 
+mod feed;
+pub use feed::{WebhookSecret, WebhookSelection};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
@@ -170,6 +173,27 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Passwords hashed at once (argon2id, 19 MiB each); more logins wait. 0: one per core.
     pub password_hashers: usize,
+    /// Comma-separated secrets (32+ characters) accepted on the revocation feed (see `feed`).
+    pub feed_keys: Option<Secret>,
+    /// Revocation streams open at once on this instance; beyond it 503.
+    pub feed_max_streams: usize,
+    /// How often an idle revocation stream sends a comment line (the contract: 15 s at most).
+    #[serde(with = "lenient::duration")]
+    pub feed_keepalive: Duration,
+    /// Comma-separated URLs that receive ledger events (kept as a secret: URLs may carry
+    /// credentials, and `Settings` may be logged).
+    pub webhook_urls: Option<Secret>,
+    /// `whsec_<base64>`: the Standard Webhooks signing secret.
+    pub webhook_secret: Option<Secret>,
+    /// Ledger events sent to the webhooks (`*`: all).
+    #[serde(with = "lenient::comma_list")]
+    pub webhook_events: Vec<String>,
+    /// How long an instance holds a webhook URL's delivery lease without renewing it.
+    #[serde(with = "lenient::duration")]
+    pub webhook_lease: Duration,
+    /// The first retry's wait after a failed delivery; doubled per failure, capped at 1 hour.
+    #[serde(with = "lenient::duration")]
+    pub webhook_retry: Duration,
 }
 
 /// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
@@ -271,6 +295,14 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             password_hashers: 0,
+            feed_keys: None,
+            feed_max_streams: 10_000,
+            feed_keepalive: Duration::from_secs(10),
+            webhook_urls: None,
+            webhook_secret: None,
+            webhook_events: vec!["blacklisted".into(), "reuse_detected".into()],
+            webhook_lease: Duration::from_secs(30),
+            webhook_retry: Duration::from_secs(1),
         }
     }
 }
@@ -333,6 +365,7 @@ impl Settings {
                 "cors_origins: {bad:?} is not an origin (scheme://host[:port], or *)"
             )));
         }
+        feed::validate(self)?;
         if self.signing_key.is_some() && self.signing_key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "set signing_key or signing_key_file, not both".into(),

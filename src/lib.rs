@@ -14,3 +14,4 @@ pub mod telemetry;
 pub mod time;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, tokens};
+use crate::http::{admin, audit, feed, health, jwks, me, oauth, schemas, sessions, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,8 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         audit::flush_expired,
         oauth::revoke,
         oauth::introspect,
+        feed::revocations,
+        feed::stream,
         jwks::jwks,
         health::healthz,
         health::readyz,
@@ -82,6 +84,8 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         crate::ledger::EventKind,
         crate::ledger::TokenType,
         crate::ledger::Reason,
+        crate::ledger::feed::Revocation,
+        feed::RevocationPage,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
@@ -91,6 +95,7 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         (name = "admin", description = "Staff-only administration"),
         (name = "standards", description = "OAuth revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)"),
         (name = "operations", description = "Health and readiness"),
+        (name = "feed", description = "The revocation feed: a staff token or a feed key (TOKENLEDGER_FEED_KEYS)"),
     )
 )]
 pub struct ApiDoc;

@@ -43,6 +43,8 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Webhook(#[from] crate::webhooks::WebhookError),
 }
 
 /// The database opened and migrated, and the ledger over it (what the CLI's maintenance and
@@ -241,13 +243,33 @@ impl Application {
             stop_background.clone(),
         )?;
 
+        let feed_access = web::Data::new(http::feed::start(
+            &settings,
+            tokens.ledger(),
+            &stop_background,
+        )?);
+        let webhook_metrics = crate::webhooks::WebhookMetrics::default();
+        crate::webhooks::spawn(
+            &settings,
+            tokens.ledger(),
+            &webhook_metrics,
+            &stop_background,
+        )?;
+
         let console = web::Data::new(http::console::Console::load(&tokens)?);
-        let state = web::Data::new(AppState::new(
+        let mut app_state = AppState::new(
             tokens,
             settings.max_body,
             &settings.auth_header_types,
             &settings.trusted_proxies,
-        ));
+        );
+        let (lag, attempts, latency) = webhook_metrics.collectors();
+        app_state.metrics = app_state
+            .metrics
+            .including(lag)
+            .including(attempts)
+            .including(latency);
+        let state = web::Data::new(app_state);
         let openapi = ApiDoc::openapi();
         let cors_origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
@@ -264,6 +286,7 @@ impl Application {
                 .wrap(TracingLogger::<http::request_span::RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(console.clone())
+                .app_data(feed_access.clone())
                 .configure(http::configure)
                 .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")

@@ -8,6 +8,7 @@ mod location;
 pub mod schema;
 pub mod secrets;
 pub mod signing_keys;
+pub mod webhook_cursors;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -86,6 +86,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_cursors (endpoint) {
+        endpoint -> Text,
+        position -> BigInt,
+        holder -> Nullable<Text>,
+        lease_until_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
@@ -93,5 +102,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_view,
     service_secrets,
     signing_keys,
-    ledger_compactions
+    ledger_compactions,
+    webhook_cursors
 );

@@ -19,13 +19,13 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1_000;
 
 /// Query parameters checked one by one, collecting every field's error as DRF does.
-struct Params {
+pub(super) struct Params {
     pairs: Vec<(String, String)>,
     errors: FieldErrors,
 }
 
 impl Params {
-    fn of(req: &HttpRequest) -> Self {
+    pub(super) fn of(req: &HttpRequest) -> Self {
         Self {
             pairs: serde_urlencoded::from_str(req.query_string()).unwrap_or_default(),
             errors: FieldErrors::new(),
@@ -33,7 +33,7 @@ impl Params {
     }
 
     /// The last value given for `name`, if non-empty (DRF filters ignore empty values).
-    fn raw(&self, name: &str) -> Option<String> {
+    pub(super) fn raw(&self, name: &str) -> Option<String> {
         self.pairs
             .iter()
             .rev()
@@ -52,7 +52,7 @@ impl Params {
         }
     }
 
-    fn integer(&mut self, name: &str) -> Option<i64> {
+    pub(super) fn integer(&mut self, name: &str) -> Option<i64> {
         self.parsed(name, |raw| {
             raw.trim()
                 .parse()
@@ -79,7 +79,7 @@ impl Params {
         })
     }
 
-    fn limit(&mut self) -> i64 {
+    pub(super) fn limit(&mut self) -> i64 {
         let limit = self.integer("limit").unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             self.errors.insert(
@@ -90,7 +90,7 @@ impl Params {
         limit
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    pub(super) fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())
         } else {

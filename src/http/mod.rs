@@ -9,6 +9,7 @@ pub mod body;
 pub mod client;
 pub mod console;
 pub mod error;
+pub mod feed;
 pub mod health;
 pub mod jwks;
 pub mod me;
@@ -178,6 +179,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/admin/maintenance/flush-expired/",
         "POST",
         vec![web::post().to(audit::flush_expired)],
+    ))
+    .service(protected(
+        "/api/revocations/",
+        "GET",
+        vec![web::get().to(feed::revocations)],
+    ))
+    .service(protected(
+        "/api/revocations/stream",
+        "GET",
+        vec![web::get().to(feed::stream)],
     ))
     .service(protected(
         "/oauth/introspect",

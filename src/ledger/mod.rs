@@ -5,6 +5,7 @@
 pub mod append;
 pub mod chain;
 pub mod event;
+pub mod feed;
 pub mod flush;
 pub mod fold;
 pub mod follower;
