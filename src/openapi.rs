@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, tokens};
+use crate::http::{admin, audit, forward_auth, health, jwks, me, oauth, schemas, sessions, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +44,7 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         health::healthz,
         health::readyz,
         health::metrics,
+        forward_auth::check,
     ),
     components(schemas(
         schemas::TokenObtainRequest,
@@ -91,6 +92,7 @@ use crate::http::{admin, audit, health, jwks, me, oauth, schemas, sessions, toke
         (name = "admin", description = "Staff-only administration"),
         (name = "standards", description = "OAuth revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)"),
         (name = "operations", description = "Health and readiness"),
+        (name = "gateways", description = "Forward auth for gateways, and discovery (RFC 8414)"),
     )
 )]
 pub struct ApiDoc;

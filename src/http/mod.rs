@@ -9,6 +9,7 @@ pub mod body;
 pub mod client;
 pub mod console;
 pub mod error;
+pub mod forward_auth;
 pub mod health;
 pub mod jwks;
 pub mod me;
@@ -91,6 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(health::healthz)),
     )
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(forward_auth::resource())
     .service(
         web::resource("/.well-known/jwks.json")
             .route(web::get().to(jwks::jwks))

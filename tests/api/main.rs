@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod cors;
 mod crash;
+mod gateway;
 mod import;
 mod instances;
 mod keys;
