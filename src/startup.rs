@@ -242,14 +242,20 @@ impl Application {
         )?;
 
         let console = web::Data::new(http::console::Console::load(&tokens)?);
-        let state = web::Data::new(AppState::new(
-            tokens,
-            settings.max_body,
-            &settings.auth_header_types,
-            &settings.trusted_proxies,
-        ));
+        let state = web::Data::new(
+            AppState::new(
+                tokens,
+                settings.max_body,
+                &settings.auth_header_types,
+                &settings.trusted_proxies,
+            )
+            .with_refresh_cookie(http::refresh_cookie::RefreshCookie::from_settings(
+                &settings,
+            )),
+        );
         let openapi = ApiDoc::openapi();
         let cors_origins = settings.cors_origins.clone();
+        let cors_credentials = settings.refresh_cookie.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(http::add_challenge)
@@ -257,7 +263,7 @@ impl Application {
                 .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),
-                    http::cors(&cors_origins),
+                    http::cors(&cors_origins, cors_credentials),
                 ))
                 .wrap_fn(http::metrics::record)
                 .wrap_fn(http::name_request)

@@ -16,6 +16,7 @@ pub mod me;
 pub mod metadata;
 pub mod metrics;
 pub mod oauth;
+pub mod refresh_cookie;
 pub mod request_span;
 pub mod schemas;
 pub mod sessions;
@@ -254,12 +255,17 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 
 /// Every 401 carries `WWW-Authenticate` with the first accepted scheme, as the reference.
 /// Browsers on `origins` (`*`: any) may call the API: preflights are answered, and answers
-/// carry `Access-Control-Allow-Origin`. Tokens travel in `Authorization`, never cookies, so
-/// no credentials mode.
-pub fn cors(origins: &[String]) -> actix_cors::Cors {
+/// carry `Access-Control-Allow-Origin`. Tokens travel in `Authorization`; only with the refresh
+/// cookie on (`credentials`) are listed origins (never `*`) allowed to send cookies.
+pub fn cors(origins: &[String], credentials: bool) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
         .allowed_methods(["GET", "HEAD", "POST", "DELETE", "OPTIONS"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            refresh_cookie::CSRF_HEADER,
+        ])
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
@@ -269,6 +275,10 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
         // As django-cors-headers: another origin is served without CORS headers (its browser
         // then withholds the answer), not refused with a body outside the contract.
         .block_on_origin_mismatch(false);
+    // actix-cors refuses credentials with a wildcard: with `*` in the list, none at all.
+    if credentials && !origins.iter().any(|origin| origin == "*") {
+        cors = cors.supports_credentials();
+    }
     for origin in origins {
         cors = if origin == "*" {
             cors.allow_any_origin().send_wildcard()

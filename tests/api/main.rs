@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod attacks;
 mod audit;
+mod browser;
 mod cli;
 mod console;
 mod cors;
