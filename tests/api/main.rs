@@ -7,6 +7,7 @@ mod admin;
 mod attacks;
 mod audit;
 mod browser;
+mod claims;
 mod cli;
 mod console;
 mod cors;
