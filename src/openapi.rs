@@ -6,7 +6,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{admin, audit, forward_auth, health, jwks, me, oauth, schemas, sessions, tokens};
+use crate::http::{
+    admin, audit, discovery, forward_auth, health, jwks, me, oauth, schemas, sessions, tokens,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,6 +47,7 @@ use crate::http::{admin, audit, forward_auth, health, jwks, me, oauth, schemas, 
         health::readyz,
         health::metrics,
         forward_auth::check,
+        discovery::metadata,
     ),
     components(schemas(
         schemas::TokenObtainRequest,
@@ -78,6 +81,7 @@ use crate::http::{admin, audit, forward_auth, health, jwks, me, oauth, schemas, 
         schemas::TokenPage,
         schemas::TokenHistory,
         schemas::TokensAt,
+        schemas::ServerMetadata,
         crate::ledger::view::TokenState,
         crate::ledger::event::LedgerEvent,
         crate::ledger::EventKind,
@@ -115,7 +119,12 @@ impl Modify for BearerAuth {
 struct CommonResponses;
 
 /// Endpoints answered from the process alone: no database, nothing that can fail.
-const PROCESS_ONLY: [&str; 3] = ["/healthz", "/metrics", "/.well-known/jwks.json"];
+const PROCESS_ONLY: [&str; 4] = [
+    "/healthz",
+    "/metrics",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+];
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

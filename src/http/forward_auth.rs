@@ -28,11 +28,10 @@ pub fn resource() -> impl HttpServiceFactory {
 }
 
 #[utoipa::path(
-    method(get, post, put, patch, delete, head, options),
-    path = "/api/auth/check", tag = "gateways",
+    get, path = "/api/auth/check", tag = "gateways", operation_id = "forward_auth_check",
     summary = "Forward auth: is this bearer token good right now?",
     description = "For nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth` and \
-        Envoy `ext_authz` (HTTP). Any method, and any path below it \
+        Envoy `ext_authz` (HTTP). Any method (documented once, as GET), and any path below it \
         (`/api/auth/check/orders/42`) answers the same. Authenticates `Authorization` exactly as \
         `/api/me/`: a revoked token is refused at once, from memory. On 200, the gateway copies \
         the `X-Auth-*` headers onto the request it forwards. Non-ASCII bytes of a username are \

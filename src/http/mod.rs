@@ -8,6 +8,7 @@ pub mod bearer;
 pub mod body;
 pub mod client;
 pub mod console;
+pub mod discovery;
 pub mod error;
 pub mod forward_auth;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod me;
 pub mod metadata;
 pub mod metrics;
 pub mod oauth;
+pub mod origin;
 pub mod refresh_cookie;
 pub mod request_span;
 pub mod schemas;
@@ -94,6 +96,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(forward_auth::resource())
+    .service(
+        web::resource("/.well-known/oauth-authorization-server")
+            .route(web::get().to(discovery::metadata))
+            .route(web::head().to(discovery::metadata)),
+    )
     .service(
         web::resource("/.well-known/jwks.json")
             .route(web::get().to(jwks::jwks))

@@ -12,6 +12,7 @@ mod cli;
 mod console;
 mod cors;
 mod crash;
+mod discovery;
 mod gateway;
 mod import;
 mod instances;
