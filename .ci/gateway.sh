@@ -18,7 +18,7 @@ VENV=target/gateway-venv
 ARTIFACTS=target/ci-artifacts/gateway
 CHROMIUM=/usr/bin/chromium
 EXAMPLES=examples/gateways
-CHECKS=7
+CHECKS=8
 
 started=$(date +%s)
 say() { echo "== gateway: $*"; }
@@ -37,7 +37,7 @@ install_tools() {
             DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null ||
             return 1
     fi
-    if [ ! -d "$CLIENTS/node_modules/playwright-core" ]; then
+    if [ ! -d "$CLIENTS/node_modules/playwright-core" ] || [ ! -x "$CLIENTS/node_modules/.bin/newman" ]; then
         say "npm ci ($CLIENTS)"
         (cd "$CLIENTS" && npm ci --no-audit --no-fund --loglevel=error) || return 1
     fi
@@ -265,6 +265,19 @@ else:
 PY
 }
 
+postman_cookie_jar() {
+    timeout 120 "$CLIENTS/node_modules/.bin/newman" run openapi/tokenledger.postman_collection.json \
+        --folder "5. Gateways and browser apps" \
+        --env-var "baseUrl=$TL" --env-var "username=alice" --env-var "password=$ALICE_PASSWORD" \
+        --reporters cli,junit --reporter-junit-export "$ARTIFACTS/newman.xml" \
+        --color off --disable-unicode >"$WORK/newman.log" 2>&1
+    local rc=$?
+    tail -n 25 "$WORK/newman.log"
+    # Every cookie step ran (none skipped): the server has the cookie on.
+    if grep -q "skipped" "$WORK/newman.log"; then echo "   FAILED: cookie steps were skipped"; return 1; fi
+    return $rc
+}
+
 caddy_example() {
     caddy validate --config "$EXAMPLES/Caddyfile" --adapter caddyfile 2>&1 | tail -n 1 | grep -q "Valid configuration"
 }
@@ -298,6 +311,7 @@ PY
 check "nginx auth_request: upstream, 401s, revoked at once" nginx_gateway
 check "gateway req/s with and without the auth subrequest" gateway_figures
 check "browser app with the refresh cookie (chromium)" spa_browser
+check "Postman: the cookie flow through newman's cookie jar" postman_cookie_jar
 check "PyJWT PyJWKClient through the discovery jwks_uri (ES256)" pyjwt_discovery
 check "nginx example parses (nginx -t)" nginx_example
 check "Caddy example (caddy validate)" caddy_example
