@@ -210,20 +210,22 @@ rps() { wrk -t2 -c32 -d"${SECONDS_PER_RUN:-4}s" "$@" | awk '/Requests\/sec/ {pri
 gateway_figures() {
     local refresh access
     read -r refresh access < <(login "$TL")
-    local public auth health check
+    local public auth health check me
     public=$(rps "$GW/public/orders/42")
     auth=$(rps -H "Authorization: Bearer $access" "$GW/orders/42")
     health=$(rps "$TL/healthz")
     check=$(rps -H "Authorization: Bearer $access" "$TL/api/auth/check")
-    [ -n "$public" ] && [ -n "$auth" ] && [ -n "$health" ] && [ -n "$check" ] || return 1
-    python3 - "$public" "$auth" "$health" "$check" "$BIN" <<'PY' | tee "$ARTIFACTS/figures.txt"
+    me=$(rps -H "Authorization: Bearer $access" "$TL/api/me/")
+    [ -n "$public" ] && [ -n "$auth" ] && [ -n "$health" ] && [ -n "$check" ] && [ -n "$me" ] || return 1
+    python3 - "$public" "$auth" "$health" "$check" "$me" "$BIN" <<'PY' | tee "$ARTIFACTS/figures.txt"
 import sys
-public, auth, health, check = map(float, sys.argv[1:5])
-print(f"gateway figures ({sys.argv[5]}, wrk -t2 -c32, one run, 2 shared cores: compare ratios)")
+public, auth, health, check, me = map(float, sys.argv[1:6])
+print(f"gateway figures ({sys.argv[6]}, wrk -t2 -c32, one run, 2 shared cores: compare ratios)")
 print(f"  nginx -> upstream, no auth subrequest   {public:>9.0f} req/s")
 print(f"  nginx -> auth_request -> upstream       {auth:>9.0f} req/s  ({auth / public:.2f}x)")
 print(f"  tokenledger /healthz                    {health:>9.0f} req/s")
 print(f"  tokenledger /api/auth/check             {check:>9.0f} req/s  ({check / health:.2f}x of /healthz)")
+print(f"  tokenledger /api/me/                    {me:>9.0f} req/s  ({me / health:.2f}x of /healthz)")
 PY
 }
 
