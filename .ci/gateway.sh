@@ -27,7 +27,7 @@ give_up() { echo "$1" >&2; echo "0 passed, $CHECKS failed"; exit 1; }
 
 install_tools() {
     local missing=()
-    command -v nginx >/dev/null || missing+=(nginx-light)
+    command -v nginx >/dev/null || missing+=(nginx)
     command -v wrk >/dev/null || missing+=(wrk)
     command -v caddy >/dev/null || missing+=(caddy)
     [ -x "$CHROMIUM" ] || missing+=(chromium)
