@@ -125,3 +125,21 @@ async fn an_unknown_claim_is_a_start_up_error() {
         "{stderr}"
     );
 }
+
+#[actix_web::test]
+async fn within_the_reuse_grace_the_second_tab_gets_the_same_tokens_with_their_claims() {
+    let app = spawn_app_with(|s| {
+        s.token_claims = vec!["username".into()];
+        s.reuse_grace = std::time::Duration::from_secs(30);
+    })
+    .await;
+    app.create_user(ALICE.0, ALICE.1);
+    let (refresh, _) = app.login(ALICE.0, ALICE.1).await;
+    let first = body(app.refresh(&refresh).await).await;
+    let second = body(app.refresh(&refresh).await).await;
+    assert_eq!(first, second, "the same pair, claims included");
+    assert_eq!(
+        claims_of(first["access"].as_str().unwrap())["username"],
+        "alice"
+    );
+}
