@@ -6,6 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
+use crate::http::forward_auth::EveryMethod;
 use crate::http::{
     admin, audit, discovery, forward_auth, health, jwks, me, oauth, schemas, sessions, tokens,
 };
@@ -88,7 +89,7 @@ use crate::http::{
         crate::ledger::TokenType,
         crate::ledger::Reason,
     )),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth, &CommonResponses, &EveryMethod),
     tags(
         (name = "tokens", description = "SimpleJWT-compatible token endpoints"),
         (name = "me", description = "The authenticated user"),

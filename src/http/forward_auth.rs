@@ -31,7 +31,7 @@ pub fn resource() -> impl HttpServiceFactory {
     get, path = "/api/auth/check", tag = "gateways", operation_id = "forward_auth_check",
     summary = "Forward auth: is this bearer token good right now?",
     description = "For nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth` and \
-        Envoy `ext_authz` (HTTP). Any method (documented once, as GET), and any path below it \
+        Envoy `ext_authz` (HTTP). Any method, and any path below it \
         (`/api/auth/check/orders/42`) answers the same. Authenticates `Authorization` exactly as \
         `/api/me/`: a revoked token is refused at once, from memory. On 200, the gateway copies \
         the `X-Auth-*` headers onto the request it forwards. Non-ASCII bytes of a username are \
@@ -103,5 +103,32 @@ mod tests {
         assert_eq!(header_safe("zoë"), "zo%C3%AB");
         assert_eq!(header_safe("50%"), "50%25");
         assert_eq!(header_safe("a\nb"), "a%0Ab");
+    }
+}
+
+/// The check answers every method, and the document says so: the GET operation is copied to
+/// the other methods (each with its own `operationId`), so a client generated from the
+/// document, or a fuzzer expecting 405 elsewhere, knows they are served.
+pub struct EveryMethod;
+
+impl utoipa::Modify for EveryMethod {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(item) = openapi.paths.paths.get_mut("/api/auth/check") else {
+            return;
+        };
+        let Some(get) = item.get.clone() else {
+            return;
+        };
+        let copy = |method: &str| {
+            let mut operation = get.clone();
+            operation.operation_id = Some(format!("forward_auth_check_{method}"));
+            Some(operation)
+        };
+        item.post = copy("post");
+        item.put = copy("put");
+        item.patch = copy("patch");
+        item.delete = copy("delete");
+        item.head = copy("head");
+        item.options = copy("options");
     }
 }
