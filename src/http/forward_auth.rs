@@ -130,5 +130,6 @@ impl utoipa::Modify for EveryMethod {
         item.delete = copy("delete");
         item.head = copy("head");
         item.options = copy("options");
+        item.trace = copy("trace");
     }
 }
