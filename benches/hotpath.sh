@@ -40,3 +40,11 @@ print(f"{'/healthz':<12} {h_rps:>10.0f} {h_p99:>8.2f}")
 print(f"{'/api/me/':<12} {m_rps:>10.0f} {m_p99:>8.2f}")
 print(f"ratio /api/me/ to /healthz: throughput {m_rps / h_rps:.2f}x, p99 {m_p99 / h_p99:.2f}x")
 PY
+
+# Forward auth (docs/gateways.md): the same bearer check behind /api/auth/check, in this run.
+read -r check_rps check_p99 < <(measure -H "Authorization: Bearer $access" "$base/api/auth/check/orders/42")
+python3 - "$health_rps" "$check_rps" "$(to_ms "$check_p99")" <<'PY'
+import sys
+h_rps, c_rps, c_p99 = map(float, sys.argv[1:4])
+print(f"{'/api/auth/check':<12} {c_rps:>10.0f} {c_p99:>8.2f}   ({c_rps / h_rps:.2f}x of /healthz)")
+PY

@@ -194,6 +194,18 @@ pub struct Settings {
     /// The first retry's wait after a failed delivery; doubled per failure, capped at 1 hour.
     #[serde(with = "lenient::duration")]
     pub webhook_retry: Duration,
+    /// User fields copied into access and sliding tokens (`username`, `email`, `is_staff`).
+    #[serde(with = "lenient::comma_list")]
+    pub token_claims: Vec<String>,
+    /// The refresh token's HttpOnly cookie (and `<name>_csrf`); unset: no cookies.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub refresh_cookie: Option<String>,
+    /// With the cookie on, `refresh` is left out of JSON bodies.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub refresh_cookie_only: bool,
+    /// `Secure` on the refresh cookies; `false` only for local http development.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub cookie_secure: bool,
 }
 
 /// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
@@ -303,6 +315,10 @@ impl Default for Settings {
             webhook_events: vec!["blacklisted".into(), "reuse_detected".into()],
             webhook_lease: Duration::from_secs(30),
             webhook_retry: Duration::from_secs(1),
+            token_claims: Vec::new(),
+            refresh_cookie: None,
+            refresh_cookie_only: false,
+            cookie_secure: true,
         }
     }
 }
@@ -317,6 +333,35 @@ fn is_origin(origin: &str) -> bool {
                 .is_none_or(|path| path.as_str().is_empty() || path.as_str() == "/")
             && !origin.ends_with('/')
     })
+}
+
+/// A user field `token_claims` may copy into access and sliding tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserClaim {
+    Username,
+    Email,
+    IsStaff,
+}
+
+impl UserClaim {
+    pub const ALL: [UserClaim; 3] = [UserClaim::Username, UserClaim::Email, UserClaim::IsStaff];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserClaim::Username => "username",
+            UserClaim::Email => "email",
+            UserClaim::IsStaff => "is_staff",
+        }
+    }
+}
+
+/// A cookie name that needs no quoting anywhere: what `tl_refresh` looks like.
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Settings {
@@ -366,12 +411,39 @@ impl Settings {
             )));
         }
         feed::validate(self)?;
+        self.user_claims()?;
+        if let Some(name) = &self.refresh_cookie
+            && !is_cookie_name(name)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "refresh_cookie: {name:?} is not a cookie name (letters, digits, - and _)"
+            )));
+        }
         if self.signing_key.is_some() && self.signing_key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "set signing_key or signing_key_file, not both".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The user fields `token_claims` names, each once; an unknown name is an error.
+    pub fn user_claims(&self) -> Result<Vec<UserClaim>, ConfigError> {
+        let mut claims = Vec::new();
+        for name in &self.token_claims {
+            let claim = UserClaim::ALL
+                .into_iter()
+                .find(|claim| claim.as_str() == name.trim())
+                .ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "token_claims: {name:?} is not one of username, email, is_staff"
+                    ))
+                })?;
+            if !claims.contains(&claim) {
+                claims.push(claim);
+            }
+        }
+        Ok(claims)
     }
 
     /// Token types accepted on protected endpoints (`auth_token_types`).

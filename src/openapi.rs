@@ -6,7 +6,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{admin, audit, feed, health, jwks, me, oauth, schemas, sessions, tokens};
+use crate::http::forward_auth::EveryMethod;
+use crate::http::{
+    admin, audit, discovery, feed, forward_auth, health, jwks, me, oauth, schemas, sessions, tokens,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,6 +49,8 @@ use crate::http::{admin, audit, feed, health, jwks, me, oauth, schemas, sessions
         health::healthz,
         health::readyz,
         health::metrics,
+        forward_auth::check,
+        discovery::metadata,
     ),
     components(schemas(
         schemas::TokenObtainRequest,
@@ -79,6 +84,7 @@ use crate::http::{admin, audit, feed, health, jwks, me, oauth, schemas, sessions
         schemas::TokenPage,
         schemas::TokenHistory,
         schemas::TokensAt,
+        schemas::ServerMetadata,
         crate::ledger::view::TokenState,
         crate::ledger::event::LedgerEvent,
         crate::ledger::EventKind,
@@ -87,7 +93,7 @@ use crate::http::{admin, audit, feed, health, jwks, me, oauth, schemas, sessions
         crate::ledger::feed::Revocation,
         feed::RevocationPage,
     )),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth, &CommonResponses, &EveryMethod),
     tags(
         (name = "tokens", description = "SimpleJWT-compatible token endpoints"),
         (name = "me", description = "The authenticated user"),
@@ -96,6 +102,7 @@ use crate::http::{admin, audit, feed, health, jwks, me, oauth, schemas, sessions
         (name = "standards", description = "OAuth revocation (RFC 7009), introspection (RFC 7662), JWKS (RFC 7517)"),
         (name = "operations", description = "Health and readiness"),
         (name = "feed", description = "The revocation feed: a staff token or a feed key (TOKENLEDGER_FEED_KEYS)"),
+        (name = "gateways", description = "Forward auth for gateways, and discovery (RFC 8414)"),
     )
 )]
 pub struct ApiDoc;
@@ -118,7 +125,12 @@ impl Modify for BearerAuth {
 struct CommonResponses;
 
 /// Endpoints answered from the process alone: no database, nothing that can fail.
-const PROCESS_ONLY: [&str; 3] = ["/healthz", "/metrics", "/.well-known/jwks.json"];
+const PROCESS_ONLY: [&str; 4] = [
+    "/healthz",
+    "/metrics",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+];
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

@@ -262,7 +262,10 @@ impl Application {
             settings.max_body,
             &settings.auth_header_types,
             &settings.trusted_proxies,
-        );
+        )
+        .with_refresh_cookie(http::refresh_cookie::RefreshCookie::from_settings(
+            &settings,
+        ));
         let (lag, attempts, latency) = webhook_metrics.collectors();
         app_state.metrics = app_state
             .metrics
@@ -272,6 +275,7 @@ impl Application {
         let state = web::Data::new(app_state);
         let openapi = ApiDoc::openapi();
         let cors_origins = settings.cors_origins.clone();
+        let cors_credentials = settings.refresh_cookie.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(http::add_challenge)
@@ -279,7 +283,7 @@ impl Application {
                 .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),
-                    http::cors(&cors_origins),
+                    http::cors(&cors_origins, cors_credentials),
                 ))
                 .wrap_fn(http::metrics::record)
                 .wrap_fn(http::name_request)

@@ -163,6 +163,11 @@ impl Fields {
 }
 
 impl Fields {
+    /// Whether the body has the field at all (whatever its value).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// A DRF `BooleanField(required=False)`: absent is `default`.
     pub fn boolean(&self, name: &str, default: bool) -> Result<bool, ApiError> {
         let parsed = match self.0.get(name) {

@@ -34,6 +34,9 @@ pub enum ApiError {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
+    /// A refresh cookie without the matching `X-CSRF-Token` (the double submit failed).
+    #[error("CSRF Failed: CSRF token missing or incorrect.")]
+    CsrfFailed,
     /// RFC 6749 section 5.2 error bodies of the OAuth endpoints: `{"error": code}`.
     #[error("{0}")]
     OAuth(&'static str),
@@ -127,7 +130,7 @@ impl ApiError {
             ApiError::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, detail(self)),
             ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, detail(self)),
             ApiError::NotFound => (S::NOT_FOUND, detail(self)),
-            ApiError::Forbidden => (S::FORBIDDEN, detail(self)),
+            ApiError::Forbidden | ApiError::CsrfFailed => (S::FORBIDDEN, detail(self)),
             ApiError::Conflict(_) => (S::CONFLICT, detail(self)),
             ApiError::OAuth(code) => (S::BAD_REQUEST, json!({"error": code})),
             ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),

@@ -8,14 +8,18 @@ pub mod bearer;
 pub mod body;
 pub mod client;
 pub mod console;
+pub mod discovery;
 pub mod error;
 pub mod feed;
+pub mod forward_auth;
 pub mod health;
 pub mod jwks;
 pub mod me;
 pub mod metadata;
 pub mod metrics;
 pub mod oauth;
+pub mod origin;
+pub mod refresh_cookie;
 pub mod request_span;
 pub mod schemas;
 pub mod sessions;
@@ -92,6 +96,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(health::healthz)),
     )
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(forward_auth::resource())
+    .service(
+        web::resource("/.well-known/oauth-authorization-server")
+            .route(web::get().to(discovery::metadata))
+            .route(web::head().to(discovery::metadata)),
+    )
     .service(
         web::resource("/.well-known/jwks.json")
             .route(web::get().to(jwks::jwks))
@@ -263,12 +273,17 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 
 /// Every 401 carries `WWW-Authenticate` with the first accepted scheme, as the reference.
 /// Browsers on `origins` (`*`: any) may call the API: preflights are answered, and answers
-/// carry `Access-Control-Allow-Origin`. Tokens travel in `Authorization`, never cookies, so
-/// no credentials mode.
-pub fn cors(origins: &[String]) -> actix_cors::Cors {
+/// carry `Access-Control-Allow-Origin`. Tokens travel in `Authorization`; only with the refresh
+/// cookie on (`credentials`) are listed origins (never `*`) allowed to send cookies.
+pub fn cors(origins: &[String], credentials: bool) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
         .allowed_methods(["GET", "HEAD", "POST", "DELETE", "OPTIONS"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            refresh_cookie::CSRF_HEADER,
+        ])
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
@@ -278,6 +293,10 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
         // As django-cors-headers: another origin is served without CORS headers (its browser
         // then withholds the answer), not refused with a body outside the contract.
         .block_on_origin_mismatch(false);
+    // actix-cors refuses credentials with a wildcard: with `*` in the list, none at all.
+    if credentials && !origins.iter().any(|origin| origin == "*") {
+        cors = cors.supports_credentials();
+    }
     for origin in origins {
         cors = if origin == "*" {
             cors.allow_any_origin().send_wildcard()

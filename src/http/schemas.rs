@@ -298,3 +298,28 @@ pub struct TokensAt {
     pub at: String,
     pub tokens: Vec<TokenBody>,
 }
+
+/// RFC 8414 authorization server metadata: only the fields that are true of this service.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "issuer": "https://auth.example",
+    "jwks_uri": "https://auth.example/.well-known/jwks.json",
+    "revocation_endpoint": "https://auth.example/oauth/revoke",
+    "revocation_endpoint_auth_methods_supported": ["none"],
+    "introspection_endpoint": "https://auth.example/oauth/introspect",
+    "token_endpoint_auth_methods_supported": ["none"],
+    "service_documentation": "https://auth.example/swagger-ui/"
+}))]
+pub struct ServerMetadata {
+    /// `TOKENLEDGER_ISSUER`, else the origin the request reached.
+    pub issuer: String,
+    pub jwks_uri: String,
+    /// RFC 7009 revocation (`/oauth/revoke`).
+    pub revocation_endpoint: String,
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 7662 introspection (`/oauth/introspect`, a staff bearer token).
+    pub introspection_endpoint: String,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Swagger UI.
+    pub service_documentation: String,
+}

@@ -3,6 +3,7 @@ use std::net::IpAddr;
 use actix_web::http::header::HeaderValue;
 
 use super::metrics::HttpMetrics;
+use super::refresh_cookie::RefreshCookie;
 use crate::tokens::TokenService;
 use crate::users::UserDirectory;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub www_authenticate: HeaderValue,
     /// Reverse proxies whose `X-Forwarded-For` is believed (see `client::client_address`).
     pub trusted_proxies: Vec<IpAddr>,
+    /// The browser flow's refresh cookie (`REFRESH_COOKIE`); `None`: off.
+    pub refresh_cookie: Option<RefreshCookie>,
 }
 
 impl AppState {
@@ -48,6 +51,13 @@ impl AppState {
                 .iter()
                 .filter_map(|proxy| proxy.parse().ok())
                 .collect(),
+            refresh_cookie: None,
         }
+    }
+
+    /// Turns the refresh cookie on (or leaves it off: `None`).
+    pub fn with_refresh_cookie(mut self, cookie: Option<RefreshCookie>) -> Self {
+        self.refresh_cookie = cookie;
+        self
     }
 }

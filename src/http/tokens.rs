@@ -28,14 +28,86 @@ where
     let values = body::read(&req, payload, state.max_body)
         .await?
         .strings(fields)?;
-    let tokens = state.tokens.clone();
-    let answer = crate::http::block(move || operation(tokens, values)).await??;
+    let answer = run(&state, values, operation).await?;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The token operation, off the async workers.
+async fn run<V, T>(
+    state: &AppState,
+    values: V,
+    operation: impl FnOnce(TokenService, V) -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    V: Send + 'static,
+    T: Send + 'static,
+{
+    let tokens = state.tokens.clone();
+    Ok(crate::http::block(move || operation(tokens, values)).await??)
+}
+
+/// The refresh token a refresh or logout presents: the body's `refresh`, which wins; without
+/// one, the refresh cookie's (when on), once its CSRF header matches. `true`: from the cookie.
+async fn presented_refresh(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(String, bool), ApiError> {
+    let fields = body::read(req, payload, state.max_body).await?;
+    if let Some(cookie) = &state.refresh_cookie
+        && !fields.has("refresh")
+        && let Some(token) = cookie.presented(req)?
+    {
+        return Ok((token, true));
+    }
+    let [token] = fields.strings(["refresh"])?;
+    Ok((token, false))
+}
+
+/// A refusal of a token that came from the cookie also removes the (now useless) cookies.
+fn refusal(state: &AppState, from_cookie: bool, error: ApiError) -> Result<HttpResponse, ApiError> {
+    match (&state.refresh_cookie, from_cookie, &error) {
+        (
+            Some(cookie),
+            true,
+            ApiError::Auth(AuthError::Token(_) | AuthError::NoActiveAccountForToken),
+        ) => {
+            let mut response = actix_web::ResponseError::error_response(&error);
+            for removal in cookie.removals() {
+                // Only fails on a cookie that is not a header value; ours are.
+                let _ = response.add_cookie(&removal);
+            }
+            Ok(response)
+        }
+        _ => Err(error),
+    }
+}
+
+/// A body with a refresh token: the cookies set too when on, and `refresh` left out of the
+/// JSON with `REFRESH_COOKIE_ONLY`.
+fn with_refresh(state: &AppState, body: impl Serialize, refresh: Option<&str>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    let Some(cookie) = &state.refresh_cookie else {
+        return response.json(body);
+    };
+    if let Some(refresh) = refresh {
+        cookie.set(&mut response, refresh);
+    }
+    let mut body = serde_json::to_value(body).unwrap_or_default();
+    if cookie.only
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("refresh");
+    }
+    response.json(body)
 }
 
 #[utoipa::path(
     post, path = "/api/token/", tag = "tokens",
     summary = "Log in: obtain a refresh and an access token",
+    description = "With `TOKENLEDGER_REFRESH_COOKIE` on, also sets the refresh token as an \
+        HttpOnly, SameSite=Strict cookie on `/api/token/` and a script-readable `<name>_csrf` \
+        cookie on `/`; with `TOKENLEDGER_REFRESH_COOKIE_ONLY`, `refresh` is left out of the body.",
     request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
     responses(
         (status = 200, description = "A new session's token pair", body = TokenPair),
@@ -53,32 +125,35 @@ pub async fn obtain_pair(
 ) -> Result<HttpResponse, ApiError> {
     let login = state.tokens.policy().username_field.as_str();
     let client = client_address(&req, &state.trusted_proxies);
-    answer(
-        req,
-        payload,
-        state,
-        [login, "password"],
-        move |tokens, [login, password]| {
-            let pair = tokens.obtain_pair(&login, &password, &client)?;
-            Ok(TokenPair {
-                refresh: pair.refresh,
-                access: pair.access,
-            })
-        },
-    )
-    .await
+    let values = body::read(&req, payload, state.max_body)
+        .await?
+        .strings([login, "password"])?;
+    let pair = run(&state, values, move |tokens, [login, password]| {
+        tokens.obtain_pair(&login, &password, &client)
+    })
+    .await?;
+    let refresh = pair.refresh.clone();
+    let body = TokenPair {
+        refresh: pair.refresh,
+        access: pair.access,
+    };
+    Ok(with_refresh(&state, body, Some(&refresh)))
 }
 
 #[utoipa::path(
     post, path = "/api/token/refresh/", tag = "tokens",
     summary = "Refresh: a new access token, and a rotated refresh token",
     description = "With rotation on, the presented refresh token is blacklisted and a new one \
-        returned. Presenting an already rotated token is reuse: the whole session is revoked.",
+        returned. Presenting an already rotated token is reuse: the whole session is revoked. \
+        With `TOKENLEDGER_REFRESH_COOKIE` on, a body without `refresh` takes the cookie's token \
+        (with `X-CSRF-Token`), and a rotation sets both cookies again.",
     request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "With the refresh cookie on and no `refresh` in the body: the value of the `<name>_csrf` cookie (double submit)")),
     responses(
         (status = 200, description = "A new access token (and refresh token, when rotating)", body = RefreshResponse),
         (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
         (status = 401, description = "Token invalid, expired, blacklisted or of the wrong type (`code`: `token_not_valid`); or no active account for it (no `code`)", body = TokenErrorBody),
+        (status = 403, description = "With `TOKENLEDGER_REFRESH_COOKIE` on: no `refresh` in the body, the cookie sent, and no `X-CSRF-Token` equal to the `<name>_csrf` cookie: `{\"detail\": \"CSRF Failed: CSRF token missing or incorrect.\"}`; nothing changes", body = Detail),
         BodyRefused,
     )
 )]
@@ -87,14 +162,17 @@ pub async fn refresh(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    answer(req, payload, state, ["refresh"], |tokens, [token]| {
-        let refreshed = tokens.refresh(&token)?;
-        Ok(RefreshResponse {
-            access: refreshed.access,
-            refresh: refreshed.refresh,
-        })
-    })
-    .await
+    let (token, from_cookie) = presented_refresh(&req, payload, &state).await?;
+    let refreshed = match run(&state, token, |tokens, token| tokens.refresh(&token)).await {
+        Ok(refreshed) => refreshed,
+        Err(error) => return refusal(&state, from_cookie, error),
+    };
+    let refresh = refreshed.refresh.clone();
+    let body = RefreshResponse {
+        access: refreshed.access,
+        refresh: refreshed.refresh,
+    };
+    Ok(with_refresh(&state, body, refresh.as_deref()))
 }
 
 #[utoipa::path(
@@ -123,11 +201,16 @@ pub async fn verify(
 #[utoipa::path(
     post, path = "/api/token/blacklist/", tag = "tokens",
     summary = "Log out: blacklist a refresh token (and its session's access tokens)",
+    description = "With `TOKENLEDGER_REFRESH_COOKIE` on, a body without `refresh` takes the \
+        cookie's token (with `X-CSRF-Token`); a logout through the cookie clears both cookies \
+        (`Max-Age=0`).",
     request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "With the refresh cookie on and no `refresh` in the body: the value of the `<name>_csrf` cookie (double submit)")),
     responses(
         (status = 200, description = "Logged out", body = Empty),
         (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
         (status = 401, description = "Token invalid, expired, already blacklisted, or not a refresh token", body = TokenErrorBody),
+        (status = 403, description = "With `TOKENLEDGER_REFRESH_COOKIE` on: no `refresh` in the body, the cookie sent, and no `X-CSRF-Token` equal to the `<name>_csrf` cookie: `{\"detail\": \"CSRF Failed: CSRF token missing or incorrect.\"}`; nothing changes", body = Detail),
         BodyRefused,
     )
 )]
@@ -136,11 +219,20 @@ pub async fn blacklist(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    answer(req, payload, state, ["refresh"], |tokens, [token]| {
-        tokens.blacklist(&token)?;
-        Ok(Empty {})
-    })
-    .await
+    let (token, from_cookie) = presented_refresh(&req, payload, &state).await?;
+    // A body's token that is the cookie's own is a browser's logout too.
+    let cookie = state
+        .refresh_cookie
+        .as_ref()
+        .filter(|cookie| from_cookie || cookie.token_in(&req).as_deref() == Some(token.as_str()));
+    if let Err(error) = run(&state, token, |tokens, token| tokens.blacklist(&token)).await {
+        return refusal(&state, cookie.is_some(), error);
+    }
+    let mut response = HttpResponse::Ok();
+    if let Some(cookie) = cookie {
+        cookie.clear(&mut response);
+    }
+    Ok(response.json(Empty {}))
 }
 
 #[utoipa::path(

@@ -18,10 +18,26 @@ pub struct Claims {
     pub refresh_exp: Option<i64>,
     pub user_id: String,
     pub sid: String,
+    /// `TOKEN_CLAIMS`: the user's fields, in access and sliding tokens only.
+    #[serde(flatten)]
+    pub user: UserClaims,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+}
+
+/// The user fields `TOKEN_CLAIMS` copies into a token (absent ones are not claimed), so a
+/// service that verifies tokens itself needs no user lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserClaims {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// A user without an email claims `""`, as Django stores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_staff: Option<bool>,
 }
 
 /// A fresh random id: 32 lowercase hex characters, as the reference's `uuid4().hex`.

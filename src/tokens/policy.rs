@@ -1,4 +1,4 @@
-use crate::config::{ConfigError, Settings, UsernameField};
+use crate::config::{ConfigError, Settings, UserClaim, UsernameField};
 use crate::ledger::TokenType;
 use crate::users::throttle::LoginThrottle;
 
@@ -23,6 +23,8 @@ pub struct TokenPolicy {
     pub update_last_login: bool,
     pub login_throttle: LoginThrottle,
     pub lockout_revokes_sessions: bool,
+    /// User fields copied into access and sliding tokens (`TOKEN_CLAIMS`).
+    pub user_claims: Vec<UserClaim>,
 }
 
 impl TokenPolicy {
@@ -50,6 +52,7 @@ impl TokenPolicy {
                 per_client: settings.login_throttle_ip,
             },
             lockout_revokes_sessions: settings.lockout_revokes_sessions,
+            user_claims: settings.user_claims()?,
         })
     }
 

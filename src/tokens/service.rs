@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
-use super::claims::{self, Claims, Rules, Verified, new_id};
+use super::claims::{self, Claims, Rules, UserClaims, Verified, new_id};
 use super::error::{AuthError, TokenError};
 use super::keys::TokenKeys;
 use super::policy::TokenPolicy;
+use crate::config::UserClaim;
 use crate::db::{DbConn, StoreError};
 use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, view};
 use crate::time;
@@ -118,8 +119,8 @@ impl TokenService {
         let user = self.authenticate(login, password, client)?;
         let now = time::now();
         let sid = new_id();
-        let refresh = self.mint(TokenType::Refresh, user.id, &sid, now)?;
-        let access = self.mint(TokenType::Access, user.id, &sid, now)?;
+        let refresh = self.mint(TokenType::Refresh, &user, &sid, now)?;
+        let access = self.mint(TokenType::Access, &user, &sid, now)?;
         let events = vec![
             NewEvent::issued(refresh.token.clone(), None, now),
             NewEvent::issued(access.token.clone(), Some(refresh.token.jti.clone()), now),
@@ -140,7 +141,7 @@ impl TokenService {
     ) -> Result<String, AuthError> {
         let user = self.authenticate(login, password, client)?;
         let now = time::now();
-        let sliding = self.mint(TokenType::Sliding, user.id, &new_id(), now)?;
+        let sliding = self.mint(TokenType::Sliding, &user, &new_id(), now)?;
         let event = NewEvent::issued(sliding.token, None, now);
         self.ledger()
             .write(|_| Ok::<_, AuthError>(Decision::new(vec![event], ())))?;
@@ -175,16 +176,17 @@ impl TokenService {
             if row.is_blacklisted() {
                 return Ok(Decision::new(events, Err(TokenError::Blacklisted.into())));
             }
-            if !users::find(conn, user_id)?.is_some_and(|user| user.is_active) {
+            // Read now, under the lock: the new tokens claim the user as it is (TOKEN_CLAIMS).
+            let Some(user) = users::find(conn, user_id)?.filter(|user| user.is_active) else {
                 return Ok(Decision::new(
                     events,
                     Err(AuthError::NoActiveAccountForToken),
                 ));
-            }
-            let access = self.mint(TokenType::Access, user_id, &row.sid, now)?;
+            };
+            let access = self.mint(TokenType::Access, &user, &row.sid, now)?;
             let mut refresh = None;
             if policy.rotate_refresh_tokens {
-                let successor = self.mint(TokenType::Refresh, user_id, &row.sid, now)?;
+                let successor = self.mint(TokenType::Refresh, &user, &row.sid, now)?;
                 events.push(NewEvent::rotated(row.token_ref(), now));
                 if policy.blacklist_after_rotation {
                     events.push(NewEvent::blacklisted(
@@ -234,15 +236,28 @@ impl TokenService {
         if refresh.is_blacklisted() || access.is_blacklisted() {
             return Err(TokenError::Blacklisted.into());
         }
+        let user = if self.inner.policy.user_claims.is_empty() {
+            None
+        } else {
+            Some(
+                users::find(conn, access.user_id)?
+                    .filter(|user| user.is_active)
+                    .ok_or(AuthError::NoActiveAccountForToken)?,
+            )
+        };
         Ok(Refreshed {
-            access: self.inner.keys.sign(&self.claims_of_row(access))?,
-            refresh: Some(self.inner.keys.sign(&self.claims_of_row(refresh))?),
+            access: self
+                .inner
+                .keys
+                .sign(&self.claims_of_row(access, user.as_ref()))?,
+            refresh: Some(self.inner.keys.sign(&self.claims_of_row(refresh, None))?),
         })
     }
 
-    fn claims_of_row(&self, row: &TokenRow) -> Claims {
+    fn claims_of_row(&self, row: &TokenRow, user: Option<&User>) -> Claims {
         let policy = &self.inner.policy;
         Claims {
+            user: self.user_claims(row.token_type, user),
             token_type: row.token_type,
             exp: time::to_unix(row.expires_at),
             iat: time::to_unix(row.issued_at),
@@ -314,7 +329,7 @@ impl TokenService {
         if refresh_exp <= time::to_unix(now) {
             return Err(TokenError::ClaimExpired("refresh_exp").into());
         }
-        let renewed = self.claims(
+        let mut renewed = self.claims(
             TokenType::Sliding,
             user_id,
             &row.sid,
@@ -322,6 +337,7 @@ impl TokenService {
             now,
             row.jti,
         );
+        renewed.user = self.fresh_user_claims(user_id)?;
         self.inner.keys.sign(&renewed)
     }
 
@@ -403,22 +419,54 @@ impl TokenService {
             jti,
             user_id: user_id.to_string(),
             sid: sid.to_owned(),
+            user: UserClaims::default(),
             refresh_exp,
             iss: policy.issuer.clone(),
             aud: policy.audience.clone(),
         }
     }
 
+    /// With `TOKEN_CLAIMS`, the user's fields as the database has them now (a renewal must not
+    /// repeat a stale name); an inactive or deleted user gets no renewal. Without, nothing.
+    fn fresh_user_claims(&self, user_id: i64) -> Result<UserClaims, AuthError> {
+        if self.inner.policy.user_claims.is_empty() {
+            return Ok(UserClaims::default());
+        }
+        let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
+        let user = users::find(&mut conn, user_id)?
+            .filter(|user| user.is_active)
+            .ok_or(AuthError::NoActiveAccountForToken)?;
+        Ok(self.user_claims(TokenType::Sliding, Some(&user)))
+    }
+
+    /// The `TOKEN_CLAIMS` fields of `user`, for an access or sliding token; none otherwise.
+    fn user_claims(&self, token_type: TokenType, user: Option<&User>) -> UserClaims {
+        let (Some(user), true) = (user, token_type.is_bearer()) else {
+            return UserClaims::default();
+        };
+        let mut claims = UserClaims::default();
+        for claim in &self.inner.policy.user_claims {
+            match claim {
+                UserClaim::Username => claims.username = Some(user.username.clone()),
+                UserClaim::Email => claims.email = Some(user.email.clone().unwrap_or_default()),
+                UserClaim::IsStaff => claims.is_staff = Some(user.is_staff),
+            }
+        }
+        claims
+    }
+
     fn mint(
         &self,
         token_type: TokenType,
-        user_id: i64,
+        user: &User,
         sid: &str,
         now: NaiveDateTime,
     ) -> Result<Minted, AuthError> {
+        let user_id = user.id;
         let refresh_exp = (token_type == TokenType::Sliding)
             .then(|| time::to_unix(now) + self.inner.policy.sliding_refresh_lifetime);
-        let claims = self.claims(token_type, user_id, sid, refresh_exp, now, new_id());
+        let mut claims = self.claims(token_type, user_id, sid, refresh_exp, now, new_id());
+        claims.user = self.user_claims(token_type, Some(user));
         let encoded = self.inner.keys.sign(&claims)?;
         // A sliding token is usable until its `refresh_exp`, not just its first `exp`.
         let ends = claims.exp.max(claims.refresh_exp.unwrap_or(claims.exp));

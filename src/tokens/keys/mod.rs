@@ -279,6 +279,7 @@ mod tests {
             jti: "j".into(),
             user_id: "1".into(),
             sid: "s".into(),
+            user: Default::default(),
             refresh_exp: None,
             iss: None,
             aud: None,
