@@ -170,6 +170,9 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Passwords hashed at once (argon2id, 19 MiB each); more logins wait. 0: one per core.
     pub password_hashers: usize,
+    /// Password checks allowed to wait for (or run on) a hasher at once; more get 429.
+    /// 0: no cap.
+    pub password_hash_queue: usize,
 }
 
 /// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
@@ -271,6 +274,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             password_hashers: 0,
+            password_hash_queue: 64,
         }
     }
 }

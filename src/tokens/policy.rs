@@ -23,6 +23,7 @@ pub struct TokenPolicy {
     pub update_last_login: bool,
     pub login_throttle: LoginThrottle,
     pub lockout_revokes_sessions: bool,
+    pub password_hash_queue: usize,
 }
 
 impl TokenPolicy {
@@ -50,6 +51,7 @@ impl TokenPolicy {
                 per_client: settings.login_throttle_ip,
             },
             lockout_revokes_sessions: settings.lockout_revokes_sessions,
+            password_hash_queue: settings.password_hash_queue,
         })
     }
 
