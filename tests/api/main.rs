@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod cors;
 mod crash;
+mod hardening;
 mod import;
 mod instances;
 mod keys;
