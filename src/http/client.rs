@@ -79,8 +79,14 @@ mod tests {
 
     #[test]
     fn forwarded_entries_with_ports_name_their_address() {
-        assert_eq!(parse_forwarded(" 198.51.100.7:5555"), Some(ip("198.51.100.7")));
-        assert_eq!(parse_forwarded("[2001:db8::7]:443"), Some(ip("2001:db8::7")));
+        assert_eq!(
+            parse_forwarded(" 198.51.100.7:5555"),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            parse_forwarded("[2001:db8::7]:443"),
+            Some(ip("2001:db8::7"))
+        );
         assert_eq!(parse_forwarded("2001:db8::7"), Some(ip("2001:db8::7")));
         assert_eq!(parse_forwarded("unknown"), None);
         assert_eq!(parse_forwarded("1.2.3.4:port"), None);

@@ -498,7 +498,9 @@ impl TokenService {
         // revocation of it) until then, so a flush can never forget a revoked token that
         // still verifies; `refresh_sliding` never signs past this end.
         let ends = match claims.refresh_exp {
-            Some(refresh_exp) => claims.exp.max(refresh_exp + self.inner.policy.sliding_lifetime),
+            Some(refresh_exp) => claims
+                .exp
+                .max(refresh_exp + self.inner.policy.sliding_lifetime),
             None => claims.exp,
         };
         let token = TokenRef {

@@ -239,8 +239,8 @@ impl LoginThrottle {
     /// Deletes the rows no window counts any more (older than the longest window); returns
     /// how many. Run with the scheduled flush, so the table holds one window's attempts.
     pub fn purge(&self, conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, StoreError> {
-        let window = chrono::Duration::from_std(self.longest_window())
-            .unwrap_or(chrono::Duration::zero());
+        let window =
+            chrono::Duration::from_std(self.longest_window()).unwrap_or(chrono::Duration::zero());
         let Some(before) = now.checked_sub_signed(window) else {
             return Ok(0);
         };

@@ -208,8 +208,8 @@ async fn logins_beyond_the_hashing_queue_are_refused_with_429() {
 #[actix_web::test]
 async fn a_revoked_renewed_sliding_token_is_refused_after_a_flush() {
     let app = spawn_app_with(|s| {
-        s.sliding_token_lifetime = Duration::from_secs(8);
-        s.sliding_token_refresh_lifetime = Duration::from_secs(4);
+        s.sliding_token_lifetime = Duration::from_secs(20);
+        s.sliding_token_refresh_lifetime = Duration::from_secs(8);
         s.auth_token_types = vec!["access".into(), "sliding".into()];
         s.flush_interval = Duration::ZERO;
     })
@@ -218,8 +218,9 @@ async fn a_revoked_renewed_sliding_token_is_refused_after_a_flush() {
     let (_, staff) = app.login(ADMIN.0, ADMIN.1).await;
     let started = Instant::now();
     let sliding = app.obtain_sliding(ALICE.0, ALICE.1).await;
-    // Renewed at about 1 s: exp = 9 s, past both the first exp (8 s) and refresh_exp (4 s).
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Renewed at 4 s (refresh_exp is at 7-8 s): exp at 23-24 s, past the first exp (at most
+    // 20 s and a little) that the view's row used to end with.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let renewed = app
         .post_json("/api/token/sliding/refresh/", json!({"token": sliding}))
         .await;
@@ -236,8 +237,8 @@ async fn a_revoked_renewed_sliding_token_is_refused_after_a_flush() {
         .await
         .expect("request");
     assert_eq!(revoked.status(), 200);
-    // After the first exp (8 s), before the renewed one (9 + leeway 0).
-    let flush_at = Duration::from_millis(8_200);
+    // After the first exp, two seconds before the renewed one.
+    let flush_at = Duration::from_secs(21);
     tokio::time::sleep(flush_at.saturating_sub(started.elapsed())).await;
     let flushed = app
         .client
@@ -252,7 +253,7 @@ async fn a_revoked_renewed_sliding_token_is_refused_after_a_flush() {
         .post_json("/api/token/verify/", json!({"token": renewed}))
         .await;
     let checked_at = started.elapsed();
-    if checked_at >= Duration::from_secs(9) {
+    if checked_at >= Duration::from_secs(23) {
         // Too slow a machine to tell: the renewed token has expired by itself.
         eprintln!("skipped: checked {checked_at:?} after login, the token had expired");
         return;
@@ -277,7 +278,8 @@ async fn a_revoked_renewed_sliding_token_is_refused_after_a_flush() {
 async fn made_up_methods_do_not_grow_metrics() {
     let app = spawn_app().await;
     for i in 0..60 {
-        let method = reqwest::Method::from_bytes(format!("XMETHOD{i}").as_bytes()).expect("a token");
+        let method =
+            reqwest::Method::from_bytes(format!("XMETHOD{i}").as_bytes()).expect("a token");
         app.client
             .request(method, app.url("/api/me/"))
             .send()
@@ -386,11 +388,18 @@ async fn lockouts_from_many_addresses_revoke_once_per_window() {
     for _ in 0..2 {
         login_from(&app, "198.51.100.1", ALICE.0, "guess").await;
     }
-    assert_eq!(app.me_with(&first).await.status(), 401, "the first lockout revokes");
+    assert_eq!(
+        app.me_with(&first).await.status(),
+        401,
+        "the first lockout revokes"
+    );
     let (_, second) = app.login(ALICE.0, ALICE.1).await;
     for address in ["198.51.100.2", "198.51.100.3", "198.51.100.4"] {
         for _ in 0..2 {
-            assert_eq!(login_from(&app, address, ALICE.0, "guess").await.status(), 401);
+            assert_eq!(
+                login_from(&app, address, ALICE.0, "guess").await.status(),
+                401
+            );
         }
     }
     assert_eq!(
@@ -445,7 +454,10 @@ async fn login_failures_are_bounded_in_size_and_age() {
     // Past the longest window (2 s), the next scheduled flush deletes them.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !failures(&app).is_empty() {
-        assert!(Instant::now() < deadline, "old login failures are never deleted");
+        assert!(
+            Instant::now() < deadline,
+            "old login failures are never deleted"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -173,8 +173,14 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         ("a rotated refresh token", new_refresh.as_str()),
         ("a rotated access token", new_access.as_str()),
         ("a staff access token", admin_access.as_str()),
-        ("a refresh token revoked through RFC 7009", second_refresh.as_str()),
-        ("the access token of the new password", second_access.as_str()),
+        (
+            "a refresh token revoked through RFC 7009",
+            second_refresh.as_str(),
+        ),
+        (
+            "the access token of the new password",
+            second_access.as_str(),
+        ),
     ];
     for (what, secret) in secrets {
         assert!(!log.contains(secret), "{what} is in the log");
