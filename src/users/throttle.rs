@@ -321,6 +321,16 @@ mod tests {
     }
 
     #[test]
+    fn usernames_are_keyed_by_their_first_150_characters() {
+        assert_eq!(username_key("alice"), "alice");
+        let long = "é".repeat(60_000);
+        assert_eq!(username_key(&long).chars().count(), MAX_USERNAME_CHARS);
+        assert_eq!(username_key(&long), username_key(&format!("{long}x")));
+        let exact = "x".repeat(MAX_USERNAME_CHARS);
+        assert_eq!(username_key(&exact), exact);
+    }
+
+    #[test]
     fn rates_parse_as_failures_per_duration() {
         assert_eq!(
             LoginRate::parse("5/15m"),
