@@ -305,13 +305,16 @@ async fn hostile_bodies_get_a_4xx_and_never_a_5xx() {
         }
     }
     // The same for what GETs carry in their query and path.
+    // A NUL in a filter or an id matches nothing on SQLite (200 with no events, 404) and is
+    // refused by a database server's text type (400); either way an answer in the contract's
+    // shape.
     for (path, expected) in [
-        ("/api/admin/ledger/?jti=%00&sid=a%00b", 200),
-        ("/api/admin/ledger/?since=%00", 400),
-        ("/api/admin/tokens/?cursor=%00&user_id=%00", 400),
-        ("/api/admin/tokens/a%00b/history/", 404),
-        ("/api/admin/users/1/tokens/?at=%00", 400),
-        ("/api/me/sessions/a%00b/", 405),
+        ("/api/admin/ledger/?jti=%00&sid=a%00b", &[200, 400][..]),
+        ("/api/admin/ledger/?since=%00", &[400]),
+        ("/api/admin/tokens/?cursor=%00&user_id=%00", &[400]),
+        ("/api/admin/tokens/a%00b/history/", &[404, 400]),
+        ("/api/admin/users/1/tokens/?at=%00", &[400]),
+        ("/api/me/sessions/a%00b/", &[405]),
     ] {
         let response = app
             .client
@@ -320,8 +323,9 @@ async fn hostile_bodies_get_a_4xx_and_never_a_5xx() {
             .send()
             .await
             .expect("request");
-        assert_eq!(response.status().as_u16(), expected, "{path}");
-        if expected != 405 {
+        let status = response.status().as_u16();
+        assert!(expected.contains(&status), "{path}: {status}");
+        if status != 405 {
             let text = response.text().await.unwrap_or_default();
             assert!(
                 serde_json::from_str::<Value>(&text).is_ok(),
@@ -336,6 +340,10 @@ async fn hostile_bodies_get_a_4xx_and_never_a_5xx() {
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 404);
+    assert!(
+        [404, 400].contains(&response.status().as_u16()),
+        "{}",
+        response.status()
+    );
     assert_eq!(app.me_with(&admin).await.status(), 200, "still serving");
 }
