@@ -58,6 +58,10 @@ struct Inner {
     ledger: Ledger,
     /// The password checks waiting for a hasher, capped.
     hash_queue: HashQueue,
+    /// One throttle write of this process at a time: the rest wait here, holding no pooled
+    /// connection, instead of each holding one while it waits for the database's write lock
+    /// (which the throttle's writes take), which would leave none to other requests.
+    throttle_turn: std::sync::Mutex<()>,
 }
 
 impl TokenService {
@@ -66,6 +70,7 @@ impl TokenService {
             inner: Arc::new(Inner {
                 keys,
                 hash_queue: HashQueue::new(policy.password_hash_queue),
+                throttle_turn: std::sync::Mutex::new(()),
                 policy,
                 ledger,
             }),
@@ -344,6 +349,7 @@ impl TokenService {
         let pool = self.ledger().pool();
         let attempt = self.take_attempt(login, client)?;
         let Some(place) = self.inner.hash_queue.enter() else {
+            let _turn = self.throttle_turn();
             throttle.release(&mut *pool.get().map_err(StoreError::from)?, attempt)?;
             tracing::warn!(client, "login refused: every password hasher is busy");
             return Err(AuthError::Throttled { retry_after: 1 });
@@ -358,16 +364,20 @@ impl TokenService {
         drop(place);
         let refused = match checked? {
             Ok(user) => {
+                let _turn = self.throttle_turn();
                 throttle.succeeded(&mut *pool.get().map_err(StoreError::from)?, attempt)?;
                 return Ok(user);
             }
             Err(refused) => refused,
         };
-        let locked_out = throttle.failed(
-            &mut *pool.get().map_err(StoreError::from)?,
-            attempt,
-            refused.user_id,
-        )?;
+        let locked_out = {
+            let _turn = self.throttle_turn();
+            throttle.failed(
+                &mut *pool.get().map_err(StoreError::from)?,
+                attempt,
+                refused.user_id,
+            )?
+        };
         tracing::info!(
             client,
             user_id = refused.user_id,
@@ -404,9 +414,17 @@ impl TokenService {
         Err(AuthError::NoActiveAccount)
     }
 
+    fn throttle_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .throttle_turn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// An attempt of the login throttle, or `Throttled`.
     fn take_attempt(&self, login: &str, client: &str) -> Result<Attempt, AuthError> {
         let throttle = &self.inner.policy.login_throttle;
+        let _turn = self.throttle_turn();
         let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
         match throttle.take(&mut conn, login, client, time::now())? {
             Ok(attempt) => Ok(attempt),
@@ -434,11 +452,13 @@ impl TokenService {
         };
         let attempt = self.take_attempt(&user.username, client)?;
         let Some(place) = self.inner.hash_queue.enter() else {
+            let _turn = self.throttle_turn();
             throttle.release(&mut *pool.get().map_err(StoreError::from)?, attempt)?;
             return Err(AuthError::Throttled { retry_after: 1 });
         };
         let right = users::password::verify(&user.password_hash, password);
         drop(place);
+        let _turn = self.throttle_turn();
         let mut conn = pool.get().map_err(StoreError::from)?;
         if right {
             throttle.succeeded(&mut conn, attempt)?;
