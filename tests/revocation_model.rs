@@ -365,7 +365,12 @@ fn payload(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
+/// One sequence at a time: the sequences share the service, its users and the clock.
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut model = Model::new();
     for op in ops {
         model.apply(op)?;
