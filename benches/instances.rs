@@ -29,7 +29,7 @@ fn start(database_url: &str) -> Instance {
     let settings = Settings {
         database_url: database_url.to_owned(),
         bind: "127.0.0.1:0".into(),
-        signing_key: Some(Secret::new("bench-signing-key")),
+        signing_key: Some(Secret::new("bench-signing-key-of-at-least-32-bytes")),
         bootstrap_admin: Some(Secret::new(format!("{}:{}", USER.0, USER.1))),
         log: "warn".into(),
         ..Settings::default()

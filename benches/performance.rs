@@ -27,7 +27,7 @@ use tokenledger::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenTyp
 use tokenledger::time;
 use tokenledger::tokens::claims::new_id;
 
-const SIGNING_KEY: &str = "bench-signing-key";
+const SIGNING_KEY: &str = "bench-signing-key-of-at-least-32-bytes";
 const CLIENTS: usize = 16;
 const WRITE_RUN: Duration = Duration::from_secs(5);
 const SESSIONS_PER_WRITE: usize = 500;

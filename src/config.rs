@@ -206,6 +206,9 @@ pub struct Settings {
     /// `Secure` on the refresh cookies; `false` only for local http development.
     #[serde(deserialize_with = "lenient::boolean")]
     pub cookie_secure: bool,
+    /// Password checks allowed to wait for (or run on) a hasher at once; more get 429.
+    /// 0: no cap.
+    pub password_hash_queue: usize,
 }
 
 /// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
@@ -319,6 +322,7 @@ impl Default for Settings {
             refresh_cookie: None,
             refresh_cookie_only: false,
             cookie_secure: true,
+            password_hash_queue: 64,
         }
     }
 }

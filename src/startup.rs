@@ -236,11 +236,17 @@ impl Application {
             FOLLOW_INTERVAL,
             stop_background.clone(),
         )?;
-        flush::spawn_scheduled(
+        let purging = tokens.clone();
+        flush::spawn_scheduled_with(
             tokens.ledger().clone(),
             settings.flush_interval,
             settings.leeway,
             stop_background.clone(),
+            move || match purging.purge_login_failures() {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "old login failures deleted"),
+                Err(err) => tracing::warn!(error = %err, "could not delete old login failures"),
+            },
         )?;
 
         let feed_access = web::Data::new(http::feed::start(

@@ -11,7 +11,7 @@ use tokenledger::tokens::claims::{self, Rules};
 use tokenledger::tokens::keys::SigningKey;
 
 /// The seed corpus's valid tokens are signed with this secret.
-const SECRET: &str = "fuzz-signing-key";
+const SECRET: &str = "fuzz-signing-key-of-at-least-32-bytes";
 
 fn keys() -> &'static TokenKeys {
     static KEYS: OnceLock<TokenKeys> = OnceLock::new();

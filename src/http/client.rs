@@ -14,19 +14,37 @@ pub fn client_address(req: &HttpRequest, trusted: &[IpAddr]) -> String {
     if !trusted.contains(&peer) {
         return peer.to_string();
     }
-    let forwarded: Vec<IpAddr> = req
+    let entries: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|entry| entry.trim().parse().ok())
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|address| !trusted.contains(address))
-        .unwrap_or(peer)
-        .to_string()
+    // From the nearest proxy outwards: the first address that is not a trusted proxy is the
+    // client. An entry that does not parse ends the walk at the proxy that wrote it: skipping
+    // it would let the client's own forged entry (further out) be taken for its address.
+    let mut reporter = peer;
+    for entry in entries.iter().rev() {
+        match parse_forwarded(entry) {
+            Some(address) if trusted.contains(&address) => reporter = address,
+            Some(address) => return address.to_string(),
+            None => return reporter.to_string(),
+        }
+    }
+    reporter.to_string()
+}
+
+/// One `X-Forwarded-For` entry: an address, `IPv4:port` or `[IPv6]:port` (as some proxies
+/// write them).
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(address) = entry.parse::<IpAddr>() {
+        return Some(address);
+    }
+    entry
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|socket| socket.ip())
 }
 
 #[cfg(test)]
@@ -56,6 +74,36 @@ mod tests {
             .insert_header(("X-Forwarded-For", "1.2.3.4, 198.51.100.7, 10.0.0.2"))
             .to_http_request();
         let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        assert_eq!(client_address(&req, &trusted), "198.51.100.7");
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_name_their_address() {
+        assert_eq!(
+            parse_forwarded(" 198.51.100.7:5555"),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            parse_forwarded("[2001:db8::7]:443"),
+            Some(ip("2001:db8::7"))
+        );
+        assert_eq!(parse_forwarded("2001:db8::7"), Some(ip("2001:db8::7")));
+        assert_eq!(parse_forwarded("unknown"), None);
+        assert_eq!(parse_forwarded("1.2.3.4:port"), None);
+    }
+
+    #[test]
+    fn an_unparsable_entry_is_the_proxy_that_wrote_it() {
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().expect("socket"))
+            .insert_header(("X-Forwarded-For", "1.2.3.4, garbage, 10.0.0.2"))
+            .to_http_request();
+        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        assert_eq!(client_address(&req, &trusted), "10.0.0.2");
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().expect("socket"))
+            .insert_header(("X-Forwarded-For", "1.2.3.4, 198.51.100.7:80"))
+            .to_http_request();
         assert_eq!(client_address(&req, &trusted), "198.51.100.7");
     }
 

@@ -103,12 +103,47 @@ where
             let request = response.request();
             let route = request.match_pattern();
             state.metrics.observe(
-                request.method().as_str(),
+                method_label(request.method()),
                 route.as_deref().unwrap_or("unmatched"),
                 response.status().as_str(),
                 started,
             );
         }
         Ok(response)
+    }
+}
+
+/// A method as a label: the standard methods by name, any other `other`. A client picks the
+/// method freely (`FOO`, `X1`, ...): as a label it would add series without end.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Method;
+
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for made_up in ["FOO", "X1", "get", "PROPFIND"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a method token");
+            assert_eq!(method_label(&method), "other", "{made_up}");
+        }
     }
 }

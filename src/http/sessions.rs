@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::bearer::Authenticated;
 use super::body;
+use super::client::client_address;
 use super::error::{ApiError, FieldErrors};
 use super::schemas::{
     BadRequest, BearerErrorBody, BodyRefused, Detail, Empty, PasswordChange, Revoked, Session,
@@ -109,6 +110,8 @@ pub async fn logout_all(
         (status = 200, description = "Changed; every other session is revoked", body = Empty),
         (status = 400, description = "Missing or blank fields, a body that does not parse, or `{\"old_password\": [\"Wrong password.\"]}`", body = BadRequest),
         (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        (status = 429, description = "Too many wrong passwords (counted with the failed logins of this user from this client), or every password hasher busy: `{\"detail\": \"Request was throttled. Expected available in N seconds.\"}`", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds until it may try again"))),
         BodyRefused,
     )
 )]
@@ -120,17 +123,17 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let fields = body::read(&req, payload, state.max_body).await?;
     let [old_password, new_password] = fields.strings(["old_password", "new_password"])?;
-    let ledger = state.tokens.ledger().clone();
+    let tokens = state.tokens.clone();
     let (user_id, actor) = (auth.user.id, actor(&auth));
     let keep_sid = auth.token.sid().map(str::to_owned);
+    // Wrong old passwords count against the login throttle, from this client.
+    let client = client_address(&req, &state.trusted_proxies);
     let changed = crate::http::block(move || {
-        let mut conn = ledger.pool().get().map_err(crate::db::StoreError::from)?;
-        if !users::has_password(&mut conn, user_id, &old_password)? {
+        if !tokens.check_password(user_id, &old_password, &client)? {
             return Ok(false);
         }
-        drop(conn);
         users::set_password(
-            &ledger,
+            tokens.ledger(),
             UserKey::Id(user_id),
             &new_password,
             keep_sid.as_deref(),

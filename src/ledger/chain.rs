@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::append::events_after;
 use super::event::LedgerEvent;
-use crate::db::schema::{ledger_compactions, token_ledger, token_view};
+use crate::db::schema::{ledger_compactions, service_secrets, token_ledger, token_view};
 use crate::db::{DbConn, StoreError};
 use crate::time::rfc3339;
 
@@ -71,39 +71,81 @@ pub fn head(conn: &mut DbConn) -> Result<(i64, String), StoreError> {
     }
 }
 
-/// Gives the events written before the chain existed their hashes. Runs in one write
-/// transaction when the ledger is opened; a no-op once done.
-pub fn backfill(conn: &mut DbConn) -> Result<u64, StoreError> {
-    let unsealed = token_ledger::table
+/// The `service_secrets` row (the table of instance-wide values every instance shares) that
+/// records the one-time seal, with the head seq it sealed through.
+pub const SEALED: &str = "ledger_chain_sealed_through";
+
+/// What opening the ledger found of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seal {
+    /// The first open since the chain exists: the events written before it were hashed now.
+    SealedNow { hashed: u64 },
+    /// Sealed before; events without a hash since then are tampering (none is written so).
+    Sealed { unhashed: u64 },
+}
+
+/// Gives the events written before the chain existed their hashes, once: the seal is
+/// recorded, and from then on an empty hash is never filled in again (whoever can write the
+/// table could otherwise edit events, blank the hashes from there on, restart the service
+/// and have the chain recomputed over the edit). `ledger verify` reports such an event.
+pub fn seal_once(conn: &mut DbConn) -> Result<Seal, StoreError> {
+    crate::db::write_transaction(conn, |conn| {
+        let sealed = service_secrets::table
+            .find(SEALED)
+            .select(service_secrets::value)
+            .first::<String>(conn)
+            .optional()?;
+        if sealed.is_some() {
+            let unhashed = token_ledger::table
+                .filter(token_ledger::hash.eq(""))
+                .count()
+                .get_result::<i64>(conn)?;
+            return Ok(Seal::Sealed {
+                unhashed: unhashed as u64,
+            });
+        }
+        let hashed = hash_unhashed(conn)?;
+        let (head_seq, _) = head(conn)?;
+        diesel::insert_into(service_secrets::table)
+            .values((
+                service_secrets::name.eq(SEALED),
+                service_secrets::value.eq(head_seq.to_string()),
+            ))
+            .execute(conn)?;
+        Ok(Seal::SealedNow { hashed })
+    })
+}
+
+/// Hashes every event without a hash, in seq order, continuing the chain.
+fn hash_unhashed(conn: &mut DbConn) -> Result<u64, StoreError> {
+    let unhashed = token_ledger::table
         .filter(token_ledger::hash.eq(""))
         .count()
         .get_result::<i64>(conn)?;
-    if unsealed == 0 {
+    if unhashed == 0 {
         return Ok(0);
     }
-    crate::db::write_transaction(conn, |conn| {
-        let (mut after, mut previous) = anchor(conn)?;
-        let mut sealed = 0;
-        loop {
-            let page = events_after(conn, after, PAGE)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for event in page {
-                let hash = if event.hash.is_empty() {
-                    let hash = link(&previous, &event);
-                    diesel::update(token_ledger::table.find(event.seq))
-                        .set(token_ledger::hash.eq(&hash))
-                        .execute(conn)?;
-                    sealed += 1;
-                    hash
-                } else {
-                    event.hash
-                };
-                previous = hash;
-            }
+    let (mut after, mut previous) = anchor(conn)?;
+    let mut sealed = 0;
+    loop {
+        let page = events_after(conn, after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in page {
+            let hash = if event.hash.is_empty() {
+                let hash = link(&previous, &event);
+                diesel::update(token_ledger::table.find(event.seq))
+                    .set(token_ledger::hash.eq(&hash))
+                    .execute(conn)?;
+                sealed += 1;
+                hash
+            } else {
+                event.hash
+            };
+            previous = hash;
         }
-        Ok(sealed)
-    })
+    }
+    Ok(sealed)
 }
 
 /// What `ledger verify` found.

@@ -54,6 +54,18 @@ pub fn spawn_scheduled(
     leeway: Duration,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<Option<JoinHandle<()>>> {
+    spawn_scheduled_with(ledger, interval, leeway, stop, || {})
+}
+
+/// [`spawn_scheduled`], running `also` after each flush: the upper layers' own housekeeping
+/// on the same schedule (the login throttle's old rows).
+pub fn spawn_scheduled_with(
+    ledger: Ledger,
+    interval: Duration,
+    leeway: Duration,
+    stop: Arc<AtomicBool>,
+    also: impl Fn() + Send + 'static,
+) -> std::io::Result<Option<JoinHandle<()>>> {
     if interval.is_zero() {
         return Ok(None);
     }
@@ -74,6 +86,7 @@ pub fn spawn_scheduled(
                     Ok(expired) => tracing::info!(expired, "scheduled flush-expired"),
                     Err(err) => tracing::warn!(error = %err, "scheduled flush-expired failed; retrying next interval"),
                 }
+                also();
             }
         })
         .map(Some)

@@ -140,14 +140,27 @@ impl GroupCommit {
                 return Err(WorkError::Store(err));
             }
         };
-        let mine = run_in_savepoint(&mut conn, work);
+        // As a member's, the leader's own work may panic: the batch must still be finished
+        // (rolled back, the lock and the slot freed), or every later writer would wait for
+        // it for ever. The panic goes on once the members have their answer.
+        let mine = catch_unwind(AssertUnwindSafe(|| run_in_savepoint(&mut conn, work)));
 
         let mut slot = self.lock();
         let batch = batch_mut(&mut slot, id);
-        let mine = mine.map(|(events, answer)| {
-            batch.stored.extend(events);
-            answer
-        });
+        let (mine, panicked) = match mine {
+            Ok(mine) => (
+                mine.map(|(events, answer)| {
+                    batch.stored.extend(events);
+                    answer
+                }),
+                None,
+            ),
+            Err(panic) => {
+                batch.poisoned = true;
+                let refused = StoreError::Unavailable("a writer failed mid-transaction".into());
+                (Err(WorkError::Store(refused)), Some(panic))
+            }
+        };
         batch.conn = Some(conn);
         self.changed.notify_all();
         while batch_ref(&slot, id).is_some_and(|b| b.queued > 0 || b.conn.is_none()) {
@@ -182,6 +195,9 @@ impl GroupCommit {
             id,
             committed.as_ref().map(|_| ()).map_err(|e| e.to_string()),
         );
+        if let Some(panic) = panicked {
+            resume_unwind(panic);
+        }
         match committed {
             Ok(()) => mine,
             Err(err) => Err(WorkError::Store(err)),
@@ -298,4 +314,51 @@ fn run_in_savepoint<R, E>(
     work: impl FnOnce(&mut DbConn) -> Result<R, WorkError<E>>,
 ) -> Result<R, WorkError<E>> {
     conn.transaction(work)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn write(
+        group: &GroupCommit,
+        pool: &DbPool,
+        panics: bool,
+    ) -> Result<(), WorkError<std::convert::Infallible>> {
+        group.run(
+            pool,
+            |_conn| {
+                if panics {
+                    panic!("the leader's own work panics");
+                }
+                Ok((Vec::new(), ()))
+            },
+            &|_| {},
+        )
+    }
+
+    #[test]
+    fn a_panic_in_the_leaders_work_leaves_later_writes_working() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("group.db").display());
+        let pool = db::connect(&url).expect("a database");
+        let group = std::sync::Arc::new(GroupCommit::default());
+        // Alone, the writer leads its batch.
+        let panicked = catch_unwind(AssertUnwindSafe(|| write(&group, &pool, true)));
+        assert!(panicked.is_err(), "the panic goes on to the caller");
+        // Before, the batch stayed active and this write waited for ever.
+        let (done, finished) = mpsc::channel();
+        let (group2, pool2) = (group.clone(), pool.clone());
+        std::thread::spawn(move || {
+            let _ = done.send(write(&group2, &pool2, false).is_ok());
+        });
+        assert_eq!(
+            finished.recv_timeout(Duration::from_secs(30)),
+            Ok(true),
+            "a later write completes"
+        );
+    }
 }

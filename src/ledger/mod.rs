@@ -73,12 +73,17 @@ fn appended_counter() -> IntCounterVec {
 
 impl Ledger {
     pub fn open(pool: DbPool) -> Result<Self, StoreError> {
-        let sealed = chain::backfill(&mut *pool.get()?)?;
-        if sealed > 0 {
-            tracing::info!(
-                sealed,
-                "hashed the ledger events written before the hash chain"
-            );
+        match chain::seal_once(&mut *pool.get()?)? {
+            chain::Seal::SealedNow { hashed: 0 } | chain::Seal::Sealed { unhashed: 0 } => {}
+            chain::Seal::SealedNow { hashed } => tracing::info!(
+                hashed,
+                "hashed the ledger events written before the hash chain (once)"
+            ),
+            chain::Seal::Sealed { unhashed } => tracing::error!(
+                unhashed,
+                "ledger events without a hash: written behind the service's back; \
+                 `tokenledger ledger verify` names the first"
+            ),
         }
         let revocations = Revocations::load(&mut *pool.get()?)?;
         Ok(Self {

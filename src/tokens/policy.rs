@@ -25,6 +25,7 @@ pub struct TokenPolicy {
     pub lockout_revokes_sessions: bool,
     /// User fields copied into access and sliding tokens (`TOKEN_CLAIMS`).
     pub user_claims: Vec<UserClaim>,
+    pub password_hash_queue: usize,
 }
 
 impl TokenPolicy {
@@ -53,6 +54,7 @@ impl TokenPolicy {
             },
             lockout_revokes_sessions: settings.lockout_revokes_sessions,
             user_claims: settings.user_claims()?,
+            password_hash_queue: settings.password_hash_queue,
         })
     }
 

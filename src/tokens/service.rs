@@ -15,6 +15,8 @@ use crate::config::UserClaim;
 use crate::db::{DbConn, StoreError};
 use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, view};
 use crate::time;
+use crate::users::hash_queue::HashQueue;
+use crate::users::throttle::Attempt;
 use crate::users::{self, User};
 
 /// The `actor` of the blacklistings a lockout makes.
@@ -55,6 +57,12 @@ struct Inner {
     keys: TokenKeys,
     policy: TokenPolicy,
     ledger: Ledger,
+    /// The password checks waiting for a hasher, capped.
+    hash_queue: HashQueue,
+    /// One throttle write of this process at a time: the rest wait here, holding no pooled
+    /// connection, instead of each holding one while it waits for the database's write lock
+    /// (which the throttle's writes take), which would leave none to other requests.
+    throttle_turn: std::sync::Mutex<()>,
 }
 
 impl TokenService {
@@ -62,6 +70,8 @@ impl TokenService {
         Self {
             inner: Arc::new(Inner {
                 keys,
+                hash_queue: HashQueue::new(policy.password_hash_queue),
+                throttle_turn: std::sync::Mutex::new(()),
                 policy,
                 ledger,
             }),
@@ -338,44 +348,52 @@ impl TokenService {
             row.jti,
         );
         renewed.user = self.fresh_user_claims(user_id)?;
+        // Never past the view's end of the token: beyond it a flush forgets the token, and
+        // with it any revocation (only bites when the lifetimes were changed since issue).
+        renewed.exp = renewed.exp.min(time::to_unix(row.expires_at));
         self.inner.keys.sign(&renewed)
     }
 
-    /// Throttle first (a throttled client's password is not even looked at), then the
-    /// password; a failure is recorded, and the one that reaches the per-username limit may
-    /// also revoke the user's tokens (`lockout_revokes_sessions`).
+    /// Throttle first: an attempt is taken (counted, in flight) before the password is
+    /// looked at, so a burst cannot outrun the count; a throttled client's password is not
+    /// even looked at. Then a place in the hashing queue (none free: 429 too), then the
+    /// password. A failure stays counted; the one that reaches the per-username limit may
+    /// also revoke the user's tokens (`lockout_revokes_sessions`), once per window.
     fn authenticate(&self, login: &str, password: &str, client: &str) -> Result<User, AuthError> {
         let policy = &self.inner.policy;
         let throttle = &policy.login_throttle;
         let pool = self.ledger().pool();
-        let now = time::now();
-        let retry_after = throttle.retry_after(
-            &mut *pool.get().map_err(StoreError::from)?,
-            login,
-            client,
-            now,
-        )?;
-        if let Some(retry_after) = retry_after {
-            tracing::warn!(client, retry_after, "login throttled");
-            return Err(AuthError::Throttled { retry_after });
-        }
-        let refused = match users::authenticate(
+        let attempt = self.take_attempt(login, client)?;
+        let Some(place) = self.inner.hash_queue.enter() else {
+            let _turn = self.throttle_turn();
+            throttle.release(&mut *pool.get().map_err(StoreError::from)?, attempt)?;
+            tracing::warn!(client, "login refused: every password hasher is busy");
+            return Err(AuthError::Throttled { retry_after: 1 });
+        };
+        let checked = users::authenticate(
             pool,
             policy.username_field,
             login,
             password,
             policy.update_last_login,
-        )? {
-            Ok(user) => return Ok(user),
+        );
+        drop(place);
+        let refused = match checked? {
+            Ok(user) => {
+                let _turn = self.throttle_turn();
+                throttle.succeeded(&mut *pool.get().map_err(StoreError::from)?, attempt)?;
+                return Ok(user);
+            }
             Err(refused) => refused,
         };
-        let locked_out = throttle.record_failure(
-            &mut *pool.get().map_err(StoreError::from)?,
-            login,
-            client,
-            refused.user_id,
-            now,
-        )?;
+        let locked_out = {
+            let _turn = self.throttle_turn();
+            throttle.failed(
+                &mut *pool.get().map_err(StoreError::from)?,
+                attempt,
+                refused.user_id,
+            )?
+        };
         tracing::info!(
             client,
             user_id = refused.user_id,
@@ -386,6 +404,9 @@ impl TokenService {
             (locked_out, policy.lockout_revokes_sessions, refused.user_id)
         {
             let revoked = self.ledger().write(|conn| {
+                if !throttle.claim_lockout_revocation(conn, user_id, time::now())? {
+                    return Ok::<_, AuthError>(Decision::new(Vec::new(), None));
+                }
                 let events = users::revoke_all_events(
                     conn,
                     user_id,
@@ -394,11 +415,83 @@ impl TokenService {
                     None,
                 )?;
                 let revoked = events.len();
-                Ok::<_, AuthError>(Decision::new(events, revoked))
+                Ok(Decision::new(events, Some(revoked)))
             })?;
-            tracing::warn!(user_id, revoked, "lockout revoked the user's tokens");
+            match revoked {
+                Some(revoked) => {
+                    tracing::warn!(user_id, revoked, "lockout revoked the user's tokens");
+                }
+                None => tracing::info!(
+                    user_id,
+                    "lockout: the user's tokens were already revoked by a lockout this window"
+                ),
+            }
         }
         Err(AuthError::NoActiveAccount)
+    }
+
+    fn throttle_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .throttle_turn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An attempt of the login throttle, or `Throttled`.
+    fn take_attempt(&self, login: &str, client: &str) -> Result<Attempt, AuthError> {
+        let throttle = &self.inner.policy.login_throttle;
+        let _turn = self.throttle_turn();
+        let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
+        match throttle.take(&mut conn, login, client, time::now())? {
+            Ok(attempt) => Ok(attempt),
+            Err(retry_after) => {
+                tracing::warn!(client, retry_after, "login throttled");
+                Err(AuthError::Throttled { retry_after })
+            }
+        }
+    }
+
+    /// Whether `password` is the current one of `user_id` (the password change's check of
+    /// the old password). Counted by the login throttle like a login of that user from
+    /// `client`, so a stolen access token cannot guess the password here without limit; the
+    /// hash is checked on the hashing pool with no connection held.
+    pub fn check_password(
+        &self,
+        user_id: i64,
+        password: &str,
+        client: &str,
+    ) -> Result<bool, AuthError> {
+        let throttle = &self.inner.policy.login_throttle;
+        let pool = self.ledger().pool();
+        let Some(user) = users::find(&mut *pool.get().map_err(StoreError::from)?, user_id)? else {
+            return Ok(false);
+        };
+        let attempt = self.take_attempt(&user.username, client)?;
+        let Some(place) = self.inner.hash_queue.enter() else {
+            let _turn = self.throttle_turn();
+            throttle.release(&mut *pool.get().map_err(StoreError::from)?, attempt)?;
+            return Err(AuthError::Throttled { retry_after: 1 });
+        };
+        let right = users::password::verify(&user.password_hash, password);
+        drop(place);
+        let _turn = self.throttle_turn();
+        let mut conn = pool.get().map_err(StoreError::from)?;
+        if right {
+            throttle.succeeded(&mut conn, attempt)?;
+        } else {
+            let _ = throttle.failed(&mut conn, attempt, Some(user_id))?;
+            tracing::info!(client, user_id, "password change: wrong old password");
+        }
+        Ok(right)
+    }
+
+    /// Deletes the login throttle's rows that no window counts any more.
+    pub fn purge_login_failures(&self) -> Result<usize, StoreError> {
+        let mut conn = self.ledger().pool().get()?;
+        self.inner
+            .policy
+            .login_throttle
+            .purge(&mut conn, time::now())
     }
 
     fn claims(
@@ -468,8 +561,16 @@ impl TokenService {
         let mut claims = self.claims(token_type, user_id, sid, refresh_exp, now, new_id());
         claims.user = self.user_claims(token_type, Some(user));
         let encoded = self.inner.keys.sign(&claims)?;
-        // A sliding token is usable until its `refresh_exp`, not just its first `exp`.
-        let ends = claims.exp.max(claims.refresh_exp.unwrap_or(claims.exp));
+        // A sliding token is usable until its last renewal expires: a renewal just before
+        // `refresh_exp` signs `exp = refresh_exp + lifetime`. The view keeps the token (and a
+        // revocation of it) until then, so a flush can never forget a revoked token that
+        // still verifies; `refresh_sliding` never signs past this end.
+        let ends = match claims.refresh_exp {
+            Some(refresh_exp) => claims
+                .exp
+                .max(refresh_exp + self.inner.policy.sliding_lifetime),
+            None => claims.exp,
+        };
         let token = TokenRef {
             jti: claims.jti,
             token_type,
@@ -493,9 +594,14 @@ pub(super) fn known_or_adopted(
     if let Some(row) = view::find(conn, &presented.jti)? {
         return Ok((row, Vec::new()));
     }
-    let ends = presented
-        .exp
-        .max(presented.numeric("refresh_exp").unwrap_or(presented.exp));
+    // A sliding token may be renewed until `refresh_exp`, each renewal as long as this one.
+    let lifetime = presented
+        .numeric("iat")
+        .map_or(0, |iat| (presented.exp - iat).max(0));
+    let ends = match presented.numeric("refresh_exp") {
+        Some(refresh_exp) => presented.exp.max(refresh_exp.saturating_add(lifetime)),
+        None => presented.exp,
+    };
     let token = TokenRef {
         jti: presented.jti.clone(),
         token_type: presented.token_type,

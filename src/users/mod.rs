@@ -1,6 +1,7 @@
 //! Users: the account table, password checks, and the account changes that also revoke tokens.
 
 pub mod directory;
+pub mod hash_queue;
 pub mod password;
 pub mod throttle;
 
@@ -244,11 +245,6 @@ pub fn revoke_all_events(
         .filter(|row| Some(row.sid.as_str()) != keep_sid)
         .map(|row| NewEvent::blacklisted(row.token_ref(), reason, at).by(actor.map(str::to_owned)))
         .collect())
-}
-
-/// Whether `password` is the user's current one (constant time; ours or an imported hash).
-pub fn has_password(conn: &mut DbConn, user_id: i64, password: &str) -> Result<bool, StoreError> {
-    Ok(find(conn, user_id)?.is_some_and(|user| password::verify(&user.password_hash, password)))
 }
 
 /// Changes the password and, in the same transaction, revokes every token of the user but

@@ -92,7 +92,8 @@ fn verify_any(stored_hash: &str, password: &str) -> bool {
     }
     let Some((algorithm, rest)) = stored_hash.split_once('$') else {
         // Django's unusable passwords (`!` and 40 random characters) land here, as does "".
-        verify_against_dummy(password);
+        // Already on a hashing thread: the dummy's own check, not a second trip to the pool.
+        dummy_check(password);
         return false;
     };
     match algorithm {
@@ -111,7 +112,7 @@ fn verify_any(stored_hash: &str, password: &str) -> bool {
             None => false,
         },
         _ => {
-            verify_against_dummy(password);
+            dummy_check(password);
             false
         }
     }
@@ -162,12 +163,28 @@ fn verify_django_pbkdf2(encoded: &str, password: &str) -> bool {
     derived.ct_eq(expected.as_slice()).into()
 }
 
+fn dummy_check(password: &str) {
+    let dummy = dummy_hash();
+    let _ = verify_phc(dummy, password);
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        hasher()
+            .hash_password(b"tokenledger-dummy-password", &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    })
+}
+
 /// Spends the same work as a real check, so a login for a missing user takes as long as one
 /// with a wrong password and the timing does not tell which usernames exist.
 pub fn verify_against_dummy(password: &str) {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash("tokenledger-dummy-password").unwrap_or_default());
-    let _ = verify_phc(dummy, password);
+    // On the hashing pool like every other check: on the calling thread it would be
+    // unbounded (argon2's 19 MiB each) and, under load, faster than a known user's check.
+    on_hashers(|| dummy_check(password));
 }
 
 #[cfg(test)]

@@ -8,6 +8,14 @@
 //! sliding windows: a throttled client may try again once its oldest counted failure has left
 //! the window, which `Retry-After` says. Throttled attempts are refused before the password is
 //! looked at and are not recorded, so hammering cannot extend a lock or grow the table.
+//!
+//! An attempt is *taken* before its password is hashed, not recorded after: [`LoginThrottle::take`]
+//! counts the failures and the attempts still in flight and, under both limits, inserts an
+//! `in_flight` row, all in one short write transaction (the database's write lock, which every
+//! instance shares). So however many guesses arrive at once, on however many instances, at
+//! most the limit of them get a password checked. The row then becomes the failure, or is
+//! deleted when the password was right. A process that dies mid-check leaves its row counted
+//! as a failure until it leaves the window: the throttle errs on the side of refusing.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -18,6 +26,14 @@ use crate::db::{DbConn, StoreError};
 
 /// Why a login failed, as recorded.
 const BAD_CREDENTIALS: &str = "bad_credentials";
+/// An attempt whose password is being checked.
+const IN_FLIGHT: &str = "in_flight";
+/// The marker of a lockout that revoked a user's tokens (its `client` is empty, an address
+/// no caller has, so no count of failures includes it).
+const LOCKOUT_REVOKED: &str = "lockout_revoked";
+/// The most of a username a failure keeps (Django's `username` is at most 150 characters);
+/// attempts are counted by this prefix, so a longer name cannot dodge its count either.
+pub const MAX_USERNAME_CHARS: usize = 150;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoginThrottle {
@@ -36,7 +52,66 @@ pub struct LoginFailure {
     pub outcome: String,
 }
 
+/// An attempt taken by [`LoginThrottle::take`]: its row, counted until it is resolved.
+#[derive(Debug)]
+#[must_use = "an attempt is resolved as a success, a failure or released"]
+pub struct Attempt {
+    id: i64,
+    username: String,
+    client: String,
+    at: NaiveDateTime,
+}
+
+/// The key an attempt is counted under: the username cut to [`MAX_USERNAME_CHARS`].
+pub fn username_key(username: &str) -> &str {
+    match username.char_indices().nth(MAX_USERNAME_CHARS) {
+        Some((end, _)) => &username[..end],
+        None => username,
+    }
+}
+
 impl LoginThrottle {
+    /// Takes an attempt for `username` from `client`, or says how many seconds until one may
+    /// be taken. Counts failures and attempts in flight alike, under the write lock.
+    pub fn take(
+        &self,
+        conn: &mut DbConn,
+        username: &str,
+        client: &str,
+        now: NaiveDateTime,
+    ) -> Result<Result<Attempt, u64>, StoreError> {
+        let username = username_key(username);
+        crate::db::write_transaction(conn, |conn| {
+            if let Some(retry_after) = self.retry_after(conn, username, client, now)? {
+                return Ok(Err(retry_after));
+            }
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::at.eq(now),
+                    login_failures::username.eq(username),
+                    login_failures::client.eq(client),
+                    login_failures::user_id.eq(None::<i64>),
+                    login_failures::outcome.eq(IN_FLIGHT),
+                ))
+                .execute(conn)?;
+            // Our own row: the newest of this pair at this instant (the lock is held).
+            let id = login_failures::table
+                .filter(login_failures::username.eq(username))
+                .filter(login_failures::client.eq(client))
+                .filter(login_failures::at.eq(now))
+                .filter(login_failures::outcome.eq(IN_FLIGHT))
+                .select(login_failures::id)
+                .order(login_failures::id.desc())
+                .first::<i64>(conn)?;
+            Ok(Ok(Attempt {
+                id,
+                username: username.to_owned(),
+                client: client.to_owned(),
+                at: now,
+            }))
+        })
+    }
+
     /// Seconds until `username` may try again from `client`; `None` when it may now.
     pub fn retry_after(
         &self,
@@ -45,6 +120,7 @@ impl LoginThrottle {
         client: &str,
         now: NaiveDateTime,
     ) -> Result<Option<u64>, StoreError> {
+        let username = username_key(username);
         let by_client = match window_start(self.per_client, now) {
             Some(since) => retry_after(
                 &login_failures::table
@@ -77,35 +153,101 @@ impl LoginThrottle {
         Ok(by_client.max(by_username))
     }
 
-    /// Records a failed login; returns whether this failure is the one that locks the
-    /// username out (it reached the per-username limit).
-    pub fn record_failure(
+    /// The password was right: the attempt no longer counts.
+    pub fn succeeded(&self, conn: &mut DbConn, attempt: Attempt) -> Result<(), StoreError> {
+        diesel::delete(login_failures::table.find(attempt.id)).execute(conn)?;
+        Ok(())
+    }
+
+    /// No password was checked after all (no hasher was free): the attempt is given back.
+    pub fn release(&self, conn: &mut DbConn, attempt: Attempt) -> Result<(), StoreError> {
+        self.succeeded(conn, attempt)
+    }
+
+    /// The attempt failed: its row becomes the failure. Returns whether the username has now
+    /// reached the per-username limit from this client (a lockout).
+    pub fn failed(
         &self,
         conn: &mut DbConn,
-        username: &str,
-        client: &str,
+        attempt: Attempt,
         user_id: Option<i64>,
-        now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        diesel::insert_into(login_failures::table)
-            .values((
-                login_failures::at.eq(now),
-                login_failures::username.eq(username),
-                login_failures::client.eq(client),
+        diesel::update(login_failures::table.find(attempt.id))
+            .set((
                 login_failures::user_id.eq(user_id),
                 login_failures::outcome.eq(BAD_CREDENTIALS),
             ))
             .execute(conn)?;
-        let Some(since) = window_start(self.per_username, now) else {
+        let Some(since) = window_start(self.per_username, attempt.at) else {
             return Ok(false);
         };
         let in_window: i64 = login_failures::table
-            .filter(login_failures::username.eq(username))
-            .filter(login_failures::client.eq(client))
+            .filter(login_failures::username.eq(&attempt.username))
+            .filter(login_failures::client.eq(&attempt.client))
+            .filter(login_failures::at.gt(since))
+            .filter(login_failures::outcome.eq(BAD_CREDENTIALS))
+            .count()
+            .get_result(conn)?;
+        Ok(in_window >= i64::from(self.per_username.failures))
+    }
+
+    /// Whether a lockout may revoke `user_id`'s tokens now: at most once per user per
+    /// per-username window, whichever clients caused the lockouts (else anyone could log a
+    /// user out again and again from a new address each time). Records the revocation when it
+    /// may; call it inside the write transaction that revokes, so two lockouts at once cannot
+    /// both revoke.
+    pub fn claim_lockout_revocation(
+        &self,
+        conn: &mut DbConn,
+        user_id: i64,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let Some(since) = window_start(self.per_username, now) else {
+            return Ok(false);
+        };
+        let already: i64 = login_failures::table
+            .filter(login_failures::user_id.eq(user_id))
+            .filter(login_failures::outcome.eq(LOCKOUT_REVOKED))
             .filter(login_failures::at.gt(since))
             .count()
             .get_result(conn)?;
-        Ok(in_window == i64::from(self.per_username.failures))
+        if already > 0 {
+            return Ok(false);
+        }
+        diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::at.eq(now),
+                login_failures::username.eq(""),
+                login_failures::client.eq(""),
+                login_failures::user_id.eq(Some(user_id)),
+                login_failures::outcome.eq(LOCKOUT_REVOKED),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    }
+
+    /// The longest window either limit counts over.
+    pub fn longest_window(&self) -> std::time::Duration {
+        [self.per_username, self.per_client]
+            .iter()
+            .filter(|rate| !rate.is_off())
+            .map(|rate| rate.window)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Deletes the rows no window counts any more (older than the longest window); returns
+    /// how many. Run with the scheduled flush, so the table holds one window's attempts.
+    pub fn purge(&self, conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, StoreError> {
+        let window =
+            chrono::Duration::from_std(self.longest_window()).unwrap_or(chrono::Duration::zero());
+        let Some(before) = now.checked_sub_signed(window) else {
+            return Ok(0);
+        };
+        Ok(
+            diesel::delete(login_failures::table.filter(login_failures::at.le(before)))
+                .execute(conn)?,
+        )
     }
 }
 
@@ -176,6 +318,16 @@ mod tests {
         assert_eq!(retry_after(&failures, FIVE_PER_MINUTE, at(60)), Some(1));
         assert_eq!(retry_after(&failures, LoginRate::OFF, at(1)), None);
         assert_eq!(window_start(LoginRate::OFF, at(0)), None);
+    }
+
+    #[test]
+    fn usernames_are_keyed_by_their_first_150_characters() {
+        assert_eq!(username_key("alice"), "alice");
+        let long = "é".repeat(60_000);
+        assert_eq!(username_key(&long).chars().count(), MAX_USERNAME_CHARS);
+        assert_eq!(username_key(&long), username_key(&format!("{long}x")));
+        let exact = "x".repeat(MAX_USERNAME_CHARS);
+        assert_eq!(username_key(&exact), exact);
     }
 
     #[test]

@@ -197,10 +197,12 @@ async fn the_ledger_is_for_staff_only() {
 
 #[actix_web::test]
 async fn the_flush_endpoint_expires_ended_tokens_once() {
-    let app = spawn_app_with(|s| s.access_token_lifetime = Duration::from_secs(1)).await;
+    // Alice's access token has surely ended after the sleep; the admin's, signed after it,
+    // lives at least 2 s more (exp is whole seconds), through both flushes.
+    let app = spawn_app_with(|s| s.access_token_lifetime = Duration::from_secs(3)).await;
     app.create_user(ALICE.0, ALICE.1);
     app.login(ALICE.0, ALICE.1).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
     let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
     let flush = || {
         app.client
@@ -521,10 +523,24 @@ async fn serve_flushes_on_its_own_schedule_and_zero_turns_it_off() {
         app.create_user(ALICE.0, ALICE.1);
         app.login(ALICE.0, ALICE.1).await;
     }
-    tokio::time::sleep(Duration::from_millis(3000)).await;
-    for (app, expected) in [(&scheduled, 1), (&off, 0)] {
-        let (_, admin) = app.login(ADMIN.0, ADMIN.1).await;
-        let expired = events(app, &admin, "event=expired").await;
-        assert_eq!(expired.len(), expected);
+    // Read from the database, not through an admin login: its own 1 s tokens would expire
+    // (and be flushed) on a slow machine. The scheduled flush comes within a few intervals.
+    let expired = |app: &TestApp| {
+        crate::rotation::ledger_events(app)
+            .into_iter()
+            .filter(|event| event.event.as_str() == "expired")
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while expired(&scheduled) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled flush never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(expired(&scheduled), 1, "alice's access token, once");
+    // Longer than the scheduled server needed, and more than one interval.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(expired(&off), 0, "no flush when the interval is zero");
 }

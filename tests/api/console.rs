@@ -357,7 +357,8 @@ async fn bad_input_is_a_page_not_a_server_error() {
 #[actix_rt::test]
 async fn the_session_renews_while_used_and_ends_when_idle() {
     let app = spawn_app_with(|settings| {
-        settings.sliding_token_lifetime = std::time::Duration::from_secs(4);
+        // 8 s: the renewal below lands 4-8 s in, the idle end after 9 s; margins of seconds.
+        settings.sliding_token_lifetime = std::time::Duration::from_secs(8);
     })
     .await;
     let mut staff = Visitor::new(&app);
@@ -367,7 +368,7 @@ async fn the_session_renews_while_used_and_ends_when_idle() {
     assert_eq!(staff.cookie.as_ref(), Some(&first), "young: not renewed");
 
     // Past half its lifetime, the next page renews it: same jti, so the same CSRF token.
-    tokio::time::sleep(std::time::Duration::from_millis(3_000)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_000)).await;
     let html = staff.page("/admin/users/").await;
     let renewed = staff.cookie.clone().expect("a session cookie");
     assert_ne!(renewed, first, "renewed");
@@ -377,7 +378,7 @@ async fn the_session_renews_while_used_and_ends_when_idle() {
     assert_eq!(csrf_of(&html), csrf);
 
     // Idle past its lifetime, it is over.
-    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(9_500)).await;
     let response = staff.get("/admin/users/").await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/admin/signin/");

@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use futures_util::future::join_all;
@@ -51,7 +51,13 @@ async fn post(client: &Client, base: &str, path: &str, body: Value) -> Option<Va
 }
 
 /// Logs in, refreshes twice, logs out, again and again, until the server is gone.
-async fn worker(base: String, stop: Arc<AtomicBool>) -> Vec<Acknowledged> {
+/// `answered` counts every acknowledged write of every worker, so the test can wait for
+/// enough of them however slow the machine.
+async fn worker(
+    base: String,
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+) -> Vec<Acknowledged> {
     let client = Client::new();
     let mut acknowledged = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -60,6 +66,7 @@ async fn worker(base: String, stop: Arc<AtomicBool>) -> Vec<Acknowledged> {
             break;
         };
         let mut refresh = pair["refresh"].as_str().unwrap_or_default().to_owned();
+        answered.fetch_add(1, Ordering::Relaxed);
         acknowledged.push(Acknowledged::Login {
             refresh: jti(&refresh),
             access: jti(pair["access"].as_str().unwrap_or_default()),
@@ -76,6 +83,7 @@ async fn worker(base: String, stop: Arc<AtomicBool>) -> Vec<Acknowledged> {
                 return acknowledged;
             };
             let next = rotated["refresh"].as_str().unwrap_or_default().to_owned();
+            answered.fetch_add(1, Ordering::Relaxed);
             acknowledged.push(Acknowledged::Refresh {
                 presented: jti(&refresh),
                 refresh: jti(&next),
@@ -90,6 +98,7 @@ async fn worker(base: String, stop: Arc<AtomicBool>) -> Vec<Acknowledged> {
         {
             break;
         }
+        answered.fetch_add(1, Ordering::Relaxed);
         acknowledged.push(Acknowledged::Logout {
             presented: jti(&refresh),
         });
@@ -103,10 +112,28 @@ async fn kill_9_under_load_loses_no_acknowledged_write() {
     app.create_user(ALICE.0, ALICE.1);
     let server = ServeProcess::start(&app, "warn,tokenledger::startup=info");
     let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..6)
-        .map(|_| actix_web::rt::spawn(worker(server.address.clone(), stop.clone())))
+        .map(|_| {
+            actix_web::rt::spawn(worker(
+                server.address.clone(),
+                stop.clone(),
+                answered.clone(),
+            ))
+        })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Under load for at least 1.5 s and until enough writes were answered (a loaded machine
+    // answers fewer per second): the kill then lands among writes in flight.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    while started.elapsed() < Duration::from_millis(1_500) || answered.load(Ordering::Relaxed) < 12
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the workers never got 12 answers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.kill();
     stop.store(true, Ordering::Relaxed);
     let acknowledged: Vec<Acknowledged> = join_all(workers)

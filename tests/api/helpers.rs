@@ -16,7 +16,7 @@ use tokenledger::db::{DatabaseLocation, DbConn};
 use tokenledger::startup::Application;
 use tokenledger::users::{self, NewUser};
 
-pub const SIGNING_KEY: &str = "integration-test-signing-key";
+pub const SIGNING_KEY: &str = "integration-test-signing-key-of-32-bytes-or-more";
 pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 pub const ALICE: (&str, &str) = ("alice", "correct horse battery staple");
 

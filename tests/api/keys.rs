@@ -188,10 +188,12 @@ async fn after_a_key_rotation_old_tokens_keep_working_and_new_ones_use_the_new_k
 #[actix_web::test]
 async fn a_retired_key_leaves_the_jwks_when_its_last_token_has_expired() {
     let short = |s: &mut Settings| {
-        s.access_token_lifetime = Duration::from_secs(1);
-        s.refresh_token_lifetime = Duration::from_secs(1);
-        s.sliding_token_lifetime = Duration::from_secs(1);
-        s.sliding_token_refresh_lifetime = Duration::from_secs(1);
+        // Long enough that the restart below surely happens within them on a loaded
+        // machine; the key's end is then awaited, not guessed.
+        s.access_token_lifetime = Duration::from_secs(3);
+        s.refresh_token_lifetime = Duration::from_secs(3);
+        s.sliding_token_lifetime = Duration::from_secs(3);
+        s.sliding_token_refresh_lifetime = Duration::from_secs(3);
     };
     let before = spawn_app_with(|s| {
         short(s);
@@ -203,9 +205,18 @@ async fn a_retired_key_leaves_the_jwks_when_its_last_token_has_expired() {
     let after = before.restart_with(|s| signing_with(s, SigningAlgorithm::ES256, "ec256-b.pem"));
     assert_eq!(kids(&jwks(&after).await).len(), 2);
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let published = jwks(&after).await;
-    assert_eq!(kids(&published).len(), 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let published = loop {
+        let published = jwks(&after).await;
+        if kids(&published).len() == 1 {
+            break published;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retired key never left the JWKS"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_ne!(published["keys"][0]["kid"], old_kid);
     assert_eq!(published["keys"][0]["alg"], "ES256");
 }

@@ -23,11 +23,14 @@ async fn mixed_workload(app: &TestApp) {
             1 => assert_eq!(app.refresh(&refresh).await.status(), 401, "reuse"),
             _ => {}
         }
-        app.post_json(
-            "/api/token/sliding/",
-            json!({"username": ALICE.0, "password": ALICE.1}),
-        )
-        .await;
+        let sliding = app
+            .post_json(
+                "/api/token/sliding/",
+                json!({"username": ALICE.0, "password": ALICE.1}),
+            )
+            .await;
+        assert_eq!(sliding.status(), 200, "the sliding login of round {round}");
+        assert!(body(sliding).await["token"].is_string());
     }
 }
 

@@ -8,13 +8,25 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::process::ServeProcess;
 
-async fn post(client: &Client, base: &str, path: &str, body: Value, bearer: Option<&str>) -> Value {
+/// Posts JSON and checks the flow did what it claims: a secret the log was searched for must
+/// really have gone through (a refused request may never reach the code that could log it).
+async fn post(
+    client: &Client,
+    base: &str,
+    path: &str,
+    body: Value,
+    bearer: Option<&str>,
+    expected: u16,
+) -> Value {
     let mut request = client.post(format!("{base}{path}")).json(&body);
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.expect("request");
-    response.json().await.unwrap_or(Value::Null)
+    let status = response.status().as_u16();
+    let answer = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, expected, "POST {path}: {answer}");
+    answer
 }
 
 #[actix_web::test]
@@ -34,6 +46,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "/api/token/",
         json!({"username": ALICE.0, "password": wrong_password}),
         None,
+        401,
     )
     .await;
     let pair = post(
@@ -42,6 +55,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "/api/token/",
         json!({"username": ALICE.0, "password": ALICE.1}),
         None,
+        200,
     )
     .await;
     let refresh = pair["refresh"].as_str().expect("refresh").to_owned();
@@ -52,6 +66,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "/api/token/refresh/",
         json!({"refresh": refresh}),
         None,
+        200,
     )
     .await;
     let new_refresh = rotated["refresh"].as_str().expect("refresh").to_owned();
@@ -62,28 +77,44 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "/api/token/verify/",
         json!({"token": new_access}),
         None,
+        200,
     )
     .await;
-    client
+    let me = client
         .get(format!("{base}/api/me/"))
         .bearer_auth(&new_access)
         .send()
         .await
         .expect("request");
+    assert_eq!(me.status(), 200);
     post(
         &client,
         &base,
         "/api/me/password/",
         json!({"old_password": ALICE.1, "new_password": new_password}),
         Some(&new_access),
+        200,
     )
     .await;
+    // The new password logs in; that session's refresh token is revoked through RFC 7009.
+    let second = post(
+        &client,
+        &base,
+        "/api/token/",
+        json!({"username": ALICE.0, "password": new_password}),
+        None,
+        200,
+    )
+    .await;
+    let second_refresh = second["refresh"].as_str().expect("refresh").to_owned();
+    let second_access = second["access"].as_str().expect("access").to_owned();
     let admin = post(
         &client,
         &base,
         "/api/token/",
         json!({"username": ADMIN.0, "password": ADMIN.1}),
         None,
+        200,
     )
     .await;
     let admin_access = admin["access"].as_str().expect("access").to_owned();
@@ -93,20 +124,34 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "/api/admin/users/",
         json!({"username": "carol", "password": created_password}),
         Some(&admin_access),
+        201,
     )
     .await;
-    client
+    let revoked = client
         .post(format!("{base}/oauth/revoke"))
-        .form(&[("token", new_refresh.as_str())])
+        .form(&[("token", second_refresh.as_str())])
         .send()
         .await
         .expect("request");
+    assert_eq!(revoked.status(), 200);
+    // RFC 7009 answers 200 for anything: the token must really be revoked now.
+    post(
+        &client,
+        &base,
+        "/api/token/refresh/",
+        json!({"refresh": second_refresh}),
+        None,
+        401,
+    )
+    .await;
+    // The session that changed the password was kept: its refresh token logs out.
     post(
         &client,
         &base,
         "/api/token/blacklist/",
-        json!({"refresh": refresh}),
+        json!({"refresh": new_refresh}),
         None,
+        200,
     )
     .await;
 
@@ -128,6 +173,14 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         ("a rotated refresh token", new_refresh.as_str()),
         ("a rotated access token", new_access.as_str()),
         ("a staff access token", admin_access.as_str()),
+        (
+            "a refresh token revoked through RFC 7009",
+            second_refresh.as_str(),
+        ),
+        (
+            "the access token of the new password",
+            second_access.as_str(),
+        ),
     ];
     for (what, secret) in secrets {
         assert!(!log.contains(secret), "{what} is in the log");

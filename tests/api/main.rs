@@ -16,6 +16,7 @@ mod discovery;
 mod docs;
 mod feed;
 mod gateway;
+mod hardening;
 mod import;
 mod instances;
 mod keys;

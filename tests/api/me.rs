@@ -12,6 +12,9 @@ use crate::helpers::{
     without,
 };
 
+/// What a bound of the contract gets on top, for a loaded 2-core machine.
+const TIMING_MARGIN: Duration = Duration::from_secs(3);
+
 const ME_ALLOW: &str = "GET, HEAD, OPTIONS";
 const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not provided."}"#;
 const BAD_HEADER: &str = r#"{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}"#;
@@ -297,7 +300,9 @@ async fn an_inactive_user_is_refused_and_its_tokens_are_revoked() {
     let fresh = sign(crafted_access(alice));
     let inactive = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
     let blacklisted = not_valid("Token is blacklisted");
-    let deadline = Instant::now() + Duration::from_millis(1500);
+    // The contract's one second, plus a margin for a loaded machine: a failure means the
+    // change was not honoured at all, not that the machine was slow.
+    let deadline = Instant::now() + Duration::from_secs(1) + TIMING_MARGIN;
     loop {
         let old = app.me_with(&access).await;
         let old = (old.status().as_u16(), old.text().await.unwrap());
@@ -356,7 +361,9 @@ async fn a_deactivation_that_revoked_nothing_is_honoured_within_a_second() {
     let output = app.cli(&["user", "deactivate", "alice"], None);
     assert!(output.status.success(), "deactivate");
     let inactive = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
-    let deadline = Instant::now() + Duration::from_millis(1500);
+    // The contract's one second, plus a margin for a loaded machine: a failure means the
+    // change was not honoured at all, not that the machine was slow.
+    let deadline = Instant::now() + Duration::from_secs(1) + TIMING_MARGIN;
     loop {
         let response = app.me_with(&fresh).await;
         let answer = (response.status().as_u16(), response.text().await.unwrap());

@@ -140,18 +140,45 @@ async fn reordered_events_are_named_at_the_first_moved_one() {
     assert!(out.starts_with("first bad seq: 2 "), "{out}");
 }
 
+/// A database from before the chain: its events have no hash and the seal was never made.
 #[actix_web::test]
-async fn events_written_before_the_chain_are_hashed_when_the_ledger_opens() {
+async fn events_written_before_the_chain_are_hashed_once_when_the_ledger_opens() {
     let app = spawn_app().await;
     history(&app).await;
     tamper(&app, "UPDATE token_ledger SET hash = ''");
+    tamper(
+        &app,
+        "DELETE FROM service_secrets WHERE name = 'ledger_chain_sealed_through'",
+    );
     assert_eq!(verify(&app).0, Some(1));
     let app = app.restart();
     let (code, out) = verify(&app);
     assert_eq!(code, Some(0), "{out}");
-    // And the chain continues from the backfilled head.
+    // And the chain continues from the sealed head.
     app.login(ALICE.0, ALICE.1).await;
     assert_eq!(verify(&app).0, Some(0));
+    // Sealed once: blanking hashes now is not laundered by another restart.
+    tamper(&app, "UPDATE token_ledger SET hash = '' WHERE seq >= 4");
+    let app = app.restart();
+    let (code, out) = verify(&app);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("first bad seq: 4 "), "{out}");
+}
+
+/// Before, every open hashed every event whose hash was empty: edit an event, blank the
+/// hashes from there on, restart, and `ledger verify` passed.
+#[actix_web::test]
+async fn an_edit_with_blanked_hashes_is_not_laundered_by_a_restart() {
+    let app = spawn_app().await;
+    history(&app).await;
+    tamper(
+        &app,
+        "UPDATE token_ledger SET actor = 'nobody', hash = '' WHERE seq >= 2",
+    );
+    let app = app.restart().restart();
+    let (code, out) = verify(&app);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("first bad seq: 2 "), "{out}");
 }
 
 #[actix_web::test]

@@ -288,8 +288,10 @@ async fn logout_revokes_the_sessions_access_tokens_but_not_other_sessions() {
     app.create_user(ALICE.0, ALICE.1);
     let (refresh, access) = app.login(ALICE.0, ALICE.1).await;
     let (_, other_session_access) = app.login(ALICE.0, ALICE.1).await;
-    app.post_json("/api/token/blacklist/", json!({"refresh": refresh}))
+    let logout = app
+        .post_json("/api/token/blacklist/", json!({"refresh": refresh}))
         .await;
+    assert_eq!(logout.status(), 200);
     assert_eq!(app.me_with(&access).await.status(), 401);
     assert_eq!(app.me_with(&other_session_access).await.status(), 200);
 }
@@ -299,8 +301,12 @@ async fn with_revoke_access_on_logout_off_the_access_token_lives_on() {
     let app = spawn_app_with(|s| s.revoke_access_on_logout = false).await;
     app.create_user(ALICE.0, ALICE.1);
     let (refresh, access) = app.login(ALICE.0, ALICE.1).await;
-    app.post_json("/api/token/blacklist/", json!({"refresh": refresh}))
+    let logout = app
+        .post_json("/api/token/blacklist/", json!({"refresh": refresh}))
         .await;
+    assert_eq!(logout.status(), 200);
+    // The logout happened: the refresh token is refused, its access token is not.
+    assert_eq!(app.refresh(&refresh).await.status(), 401);
     assert_eq!(app.me_with(&access).await.status(), 200);
 }
 

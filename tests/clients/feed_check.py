@@ -164,7 +164,7 @@ def main():
         WORK=work,
         TOKENLEDGER_DATABASE_URL="sqlite://" + os.path.join(work, "tokenledger.db"),
         TOKENLEDGER_BIND="127.0.0.1:%d" % port,
-        TOKENLEDGER_SIGNING_KEY="feed-check-signing-key",
+        TOKENLEDGER_SIGNING_KEY="feed-check-signing-key-0123456789abcdef0123456789",
         TOKENLEDGER_BOOTSTRAP_ADMIN="%s:%s" % ADMIN,
         TOKENLEDGER_FEED_KEYS=FEED_KEY,
         TOKENLEDGER_WEBHOOK_URLS="http://127.0.0.1:%d/hook" % receiver.server_address[1],

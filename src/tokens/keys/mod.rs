@@ -26,6 +26,24 @@ pub enum KeyError {
     NotAsymmetric(Algorithm),
     #[error("{0}")]
     Malformed(String),
+    #[error(
+        "the {algorithm:?} signing key is {bytes} bytes; it must be at least {needed} (RFC 7518 \
+         section 3.2: no shorter than the hash's output). Generate one with `openssl rand -hex {needed}`"
+    )]
+    TooShort {
+        algorithm: SigningAlgorithm,
+        bytes: usize,
+        needed: usize,
+    },
+}
+
+/// The fewest bytes an HMAC key may have: the size of the hash's output (RFC 7518, 3.2).
+fn hmac_minimum(algorithm: SigningAlgorithm) -> usize {
+    match algorithm {
+        SigningAlgorithm::HS384 => 48,
+        SigningAlgorithm::HS512 => 64,
+        _ => 32,
+    }
 }
 
 /// The JOSE algorithm of a configured one.
@@ -68,6 +86,14 @@ impl SigningKey {
         }
         if algorithm.is_hmac() {
             let secret = key.expose().as_bytes();
+            let needed = hmac_minimum(algorithm);
+            if secret.len() < needed {
+                return Err(KeyError::TooShort {
+                    algorithm,
+                    bytes: secret.len(),
+                    needed,
+                });
+            }
             return Ok(Self {
                 algorithm: jose,
                 encoding: EncodingKey::from_secret(secret),
@@ -264,7 +290,9 @@ mod tests {
     use super::*;
     use crate::ledger::TokenType;
 
+    /// A key of `secret` repeated to the algorithm's minimum length.
     fn hmac(algorithm: SigningAlgorithm, secret: &str) -> TokenKeys {
+        let secret = secret.repeat(hmac_minimum(algorithm).div_ceil(secret.len()));
         TokenKeys::new(
             SigningKey::load(algorithm, &Secret::new(secret)).unwrap(),
             vec![],
@@ -392,8 +420,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn hmac_keys_shorter_than_the_hash_are_refused() {
+        for (algorithm, needed) in [
+            (SigningAlgorithm::HS256, 32),
+            (SigningAlgorithm::HS384, 48),
+            (SigningAlgorithm::HS512, 64),
+        ] {
+            let short = SigningKey::load(algorithm, &Secret::new("k".repeat(needed - 1)));
+            assert!(
+                matches!(short, Err(KeyError::TooShort { bytes, .. }) if bytes == needed - 1),
+                "{algorithm:?}"
+            );
+            assert!(SigningKey::load(algorithm, &Secret::new("k".repeat(needed))).is_ok());
+        }
+    }
+
     fn hmac_signer() -> SigningKey {
-        SigningKey::load(SigningAlgorithm::HS256, &Secret::new("unrelated")).unwrap()
+        SigningKey::load(
+            SigningAlgorithm::HS256,
+            &Secret::new("an unrelated key of thirty-two bytes"),
+        )
+        .unwrap()
     }
 
     #[test]
