@@ -142,12 +142,11 @@ pub fn count_ended_before(conn: &mut DbConn, now: NaiveDateTime) -> Result<u64, 
     Ok(count as u64)
 }
 
-/// Blacklisted bearer tokens: what the in-memory revocation set starts from.
-pub fn blacklisted_bearer_jtis(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+/// Blacklisted tokens of every type: what the in-memory revocation set starts from.
+pub fn blacklisted_jtis(conn: &mut DbConn) -> Result<Vec<(String, TokenType)>, StoreError> {
     Ok(token_view::table
         .filter(token_view::state.eq(TokenState::Blacklisted))
-        .filter(token_view::token_type.eq_any([TokenType::Access, TokenType::Sliding]))
-        .select(token_view::jti)
+        .select((token_view::jti, token_view::token_type))
         .load(conn)?)
 }
 

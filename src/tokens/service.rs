@@ -12,7 +12,9 @@ use super::error::{AuthError, TokenError};
 use super::keys::TokenKeys;
 use super::policy::TokenPolicy;
 use crate::db::{DbConn, StoreError};
-use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, view};
+use crate::ledger::{
+    Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, follower, view,
+};
 use crate::time;
 use crate::users::{self, User};
 
@@ -282,10 +284,35 @@ impl TokenService {
 
     /// Any token type; a blacklisted token is a validation error (400), as in the reference.
     pub fn verify(&self, token: &str) -> Result<(), AuthError> {
+        match self.verify_in_memory(token)? {
+            None => Ok(()),
+            Some(presented) => self.verify_in_database(&presented),
+        }
+    }
+
+    /// Verify without the database where memory is enough: `Ok(None)` valid, an error refused,
+    /// `Ok(Some(token))` a valid token whose state only the database can tell now. A token
+    /// held as blacklisted is refused (a blacklisting is final until the token expires); one
+    /// not held is valid only while the follower has proved, within
+    /// [`follower::CURRENT_WITHIN`], that every committed event is applied here. Cheap: call
+    /// it on any thread.
+    pub fn verify_in_memory(&self, token: &str) -> Result<Option<Verified>, AuthError> {
         let presented = self.decode(token, None)?;
         if !self.inner.policy.blacklist_after_rotation {
-            return Ok(());
+            return Ok(None);
         }
+        let revocations = self.ledger().revocations();
+        if revocations.is_blacklisted(&presented.jti) {
+            return Err(AuthError::VerifyBlacklisted);
+        }
+        if revocations.is_current(follower::CURRENT_WITHIN) {
+            return Ok(None);
+        }
+        Ok(Some(presented))
+    }
+
+    /// The view's word on a token `verify_in_memory` could not decide. Blocking.
+    pub fn verify_in_database(&self, presented: &Verified) -> Result<(), AuthError> {
         let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
         match view::find(&mut conn, &presented.jti)? {
             Some(row) if row.is_blacklisted() => Err(AuthError::VerifyBlacklisted),

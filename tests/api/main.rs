@@ -28,3 +28,4 @@ mod sliding;
 mod tamper;
 mod throttle;
 mod tokens;
+mod verify;
