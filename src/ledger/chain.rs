@@ -263,7 +263,10 @@ mod tests {
         let mut huge = event(3, "");
         huge.seq = i64::MAX;
         for (previous, event) in [(GENESIS, &plain), ("abc", &odd), ("x", &huge)] {
-            assert_eq!(link(previous, event), link_as_first_defined(previous, event));
+            assert_eq!(
+                link(previous, event),
+                link_as_first_defined(previous, event)
+            );
         }
     }
 

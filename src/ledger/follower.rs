@@ -158,16 +158,14 @@ impl Follower {
         match db::listen_for_appends(&mut conn) {
             Ok(true) => Wakeups::Listening(conn),
             // A pool of one connection (SQLite in memory) cannot spare it.
-            Ok(false) if self.ledger.pool().max_size() > 1 => {
-                match db::change_counter(&mut conn) {
-                    Ok(Some(version)) => Wakeups::Watching { conn, version },
-                    Ok(None) => Wakeups::Unavailable,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "ledger follower cannot read the change counter; polling");
-                        Wakeups::Unavailable
-                    }
+            Ok(false) if self.ledger.pool().max_size() > 1 => match db::change_counter(&mut conn) {
+                Ok(Some(version)) => Wakeups::Watching { conn, version },
+                Ok(None) => Wakeups::Unavailable,
+                Err(err) => {
+                    tracing::warn!(error = %err, "ledger follower cannot read the change counter; polling");
+                    Wakeups::Unavailable
                 }
-            }
+            },
             Ok(false) => Wakeups::Unavailable,
             Err(err) => {
                 tracing::warn!(error = %err, "ledger follower cannot subscribe; polling");

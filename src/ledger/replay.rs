@@ -72,7 +72,10 @@ pub fn replay_stored(
                     .limit(PAGE)
                     .select(LedgerEvent::as_select())
                     .load(conn)?,
-                None => next.limit(PAGE).select(LedgerEvent::as_select()).load(conn)?,
+                None => next
+                    .limit(PAGE)
+                    .select(LedgerEvent::as_select())
+                    .load(conn)?,
             };
         }
         if page.is_empty() {

@@ -210,7 +210,11 @@ impl Revocations {
     pub fn confirm_current(&self, checked_at: Instant) {
         self.write(|state| {
             if state.ledger_seq <= state.applied_seq {
-                state.current_as_of = Some(state.current_as_of.map_or(checked_at, |t| t.max(checked_at)));
+                state.current_as_of = Some(
+                    state
+                        .current_as_of
+                        .map_or(checked_at, |t| t.max(checked_at)),
+                );
             }
         });
     }
