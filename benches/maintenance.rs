@@ -175,7 +175,7 @@ fn main() {
         };
         let seeded = seed(&url, tokens);
         eprintln!("{backend}: seeded {tokens} ended tokens in {seeded:.1} s");
-        let mut command = |name: &str, args: &[&str], rows: &mut Vec<(String, String, String)>| {
+        let command = |name: &str, args: &[&str], rows: &mut Vec<(String, String, String)>| {
             let (seconds, rss, said) = cli(&url, args);
             rows.push((
                 format!("{backend}: tokenledger {name}"),
