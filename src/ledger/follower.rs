@@ -13,9 +13,13 @@
 //! connection and reads the file's change counter every [`NOTIFY_CHECK`] (shared memory, no
 //! disk), catching up when another connection committed.
 //!
-//! Each check that finds nothing missing is recorded (`Revocations::confirm_current`): verify
-//! answers "not blacklisted" from memory only while the last one is younger than
-//! [`CURRENT_WITHIN`], and asks the database otherwise.
+//! Each check that proves nothing committed is missing is recorded
+//! (`Revocations::confirm_current`, with the instant the check began): verify answers "not
+//! blacklisted" from memory only once a check that began after the request arrived has been
+//! recorded, and asks the database otherwise. Proofs: a catch-up (its query began after the
+//! check), and on SQLite an unchanged change counter (read after any commit that finished
+//! before it). On PostgreSQL an empty socket proves nothing (a notification may still be on
+//! its way), so there only catch-ups count.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,11 +34,6 @@ const BATCH: i64 = 10_000;
 
 /// How often a listening follower looks for notifications (or SQLite's change counter).
 pub const NOTIFY_CHECK: Duration = Duration::from_millis(2);
-
-/// How old the follower's last "nothing missing" check may be for verify to trust memory. A
-/// follower that checks every 2 ms but was held up (a loaded machine) sends verify to the
-/// database rather than answering from an older state.
-pub const CURRENT_WITHIN: Duration = Duration::from_millis(100);
 
 /// Applies every event committed after the applied seq; returns how many it applied.
 pub fn catch_up(ledger: &Ledger) -> Result<usize, StoreError> {
@@ -138,7 +137,10 @@ impl Follower {
                     }
                 }
             }
-        } else if watching {
+        } else if matches!(self.wakeups, Wakeups::Watching { .. }) {
+            // SQLite's counter was read after every commit that finished before `checked_at`,
+            // and had not moved: nothing is missing. (PostgreSQL's empty socket is no such
+            // proof: a notification can be in flight after its commit was acknowledged.)
             self.ledger.revocations().confirm_current(checked_at);
         }
         match self.wakeups {

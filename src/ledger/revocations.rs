@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::append::head_seq;
 use super::event::{EventKind, LedgerEvent};
@@ -219,15 +219,15 @@ impl Revocations {
         });
     }
 
-    /// Whether this state is known to hold every event committed up to `within` ago: nothing
-    /// known to be missing, and a check by the follower that recent. What lets verify answer
-    /// "not blacklisted" without asking the database.
-    pub fn is_current(&self, within: Duration) -> bool {
+    /// Whether this state is known to hold every event committed before `since`: nothing
+    /// known to be missing, and a check by the follower that began at or after `since`. What
+    /// lets verify answer "not blacklisted" without asking the database, and still agree at
+    /// once with every instance (a revocation acknowledged before the request arrived is
+    /// applied here by then).
+    pub fn is_current_since(&self, since: Instant) -> bool {
         self.read(|state| {
             state.ledger_seq <= state.applied_seq
-                && state
-                    .current_as_of
-                    .is_some_and(|checked| checked.elapsed() <= within)
+                && state.current_as_of.is_some_and(|checked| checked >= since)
         })
     }
 

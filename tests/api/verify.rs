@@ -3,7 +3,7 @@
 //! database query; a revocation committed by another instance is seen; where memory cannot
 //! vouch (a follower that only polls), the database answers, the same.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -66,15 +66,28 @@ async fn verify_of_known_tokens_runs_no_database_query() {
         "a login queries: {before} -> {after_login}"
     );
 
-    let cases = [
+    let valid = [
         (&access, 200),
         (&refresh, 200),
         (&successor, 200),
         (&other, 200),
+    ];
+    let blacklisted = [
         (&logged_out, 400),
         (&logged_out_access, 400),
         (&rotated, 400),
     ];
+    // On PostgreSQL a valid token is the database's to vouch for: the follower's empty LISTEN
+    // socket proves nothing (a notification can be in flight after its commit was
+    // acknowledged), so only a blacklisting held in memory is answered without a query there.
+    let cases: Vec<_> = if on_postgres() {
+        for (token, status) in &valid {
+            assert_eq!(verify_status(&app, token).await, *status);
+        }
+        blacklisted.to_vec()
+    } else {
+        valid.iter().chain(&blacklisted).copied().collect()
+    };
     let start = request_queries(&app).await;
     for _ in 0..10 {
         for (token, status) in &cases {
@@ -85,45 +98,37 @@ async fn verify_of_known_tokens_runs_no_database_query() {
     assert_eq!(
         end - start,
         per_scrape,
-        "70 verifies of known tokens ran {} queries",
+        "{} verifies of known tokens ran {} queries",
+        cases.len() * 10,
         end - start - per_scrape
     );
 }
 
 #[actix_web::test]
-async fn a_revocation_through_another_instance_reaches_verify() {
+async fn a_revocation_through_another_instance_reaches_verify_at_once() {
+    // The contract: verify decides on the database's state, so instances agree at once. B
+    // answers from memory only after its follower proved, by a check begun after the request
+    // arrived, that nothing committed is missing; so A's acknowledged logout is never missed,
+    // however soon B is asked. Several rounds, each asking B the moment A has answered.
     let a = spawn_app().await;
     let b = a.another_instance();
     a.create_user(ALICE.0, ALICE.1);
-    let (refresh, access) = a.login(ALICE.0, ALICE.1).await;
-    // A token issued on A is valid on B at once.
-    assert_eq!(verify_status(&b, &refresh).await, 200);
-    assert_eq!(verify_status(&b, &access).await, 200);
-
-    assert_eq!(
-        a.post_json("/api/token/blacklist/", json!({"refresh": refresh}))
-            .await
-            .status(),
-        200
-    );
-    // B learns of A's commit from its follower (PostgreSQL: NOTIFY; SQLite: the file's change
-    // counter), each checked every 2 ms; bounded here by the contract's one second at most.
-    let deadline = Instant::now() + Duration::from_secs(1);
-    for token in [&refresh, &access] {
-        loop {
+    for round in 0..10 {
+        let (refresh, access) = a.login(ALICE.0, ALICE.1).await;
+        // A token issued on A is valid on B at once.
+        assert_eq!(verify_status(&b, &refresh).await, 200, "round {round}");
+        assert_eq!(verify_status(&b, &access).await, 200, "round {round}");
+        assert_eq!(
+            a.post_json("/api/token/blacklist/", json!({"refresh": refresh}))
+                .await
+                .status(),
+            200
+        );
+        for token in [&access, &refresh] {
             let response = b
                 .post_json("/api/token/verify/", json!({"token": token}))
                 .await;
-            if response.status() == 400 {
-                assert_answer(response, 400, BLACKLISTED).await;
-                break;
-            }
-            assert_eq!(response.status(), 200);
-            assert!(
-                Instant::now() < deadline,
-                "B still verifies a token A blacklisted"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            assert_answer(response, 400, BLACKLISTED).await;
         }
     }
 }
