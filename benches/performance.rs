@@ -3,7 +3,8 @@
 //!
 //! - Hot path: `GET /api/me/` (signature, claims, revocation, user) against `/healthz` with
 //!   the ledger at 0, 100,000 and 1,000,000 events, then with 1,000,000 live tokens and 100,000
-//!   revoked access tokens (the server's RSS is read there).
+//!   revoked access tokens (the server's RSS is read there); `POST /api/token/verify/` of an
+//!   access token against `/api/me/` at each size.
 //! - Writes: refresh with rotation and logout on SQLite and PostgreSQL.
 //! - Login (argon2id, OWASP parameters): p50/p99, and `/api/me/` while logins flood in.
 //! - Maintenance at that size: `ledger verify`, `view rebuild`, `flush-expired`.
@@ -106,6 +107,26 @@ struct Wrk {
 
 /// `wrk --latency`'s "Requests/sec" and percentile lines (units us, ms or s), in ms.
 fn wrk(url: &str, bearer: Option<&str>, seconds: u64, connections: usize) -> Wrk {
+    let header = bearer.map(|token| format!("Authorization: Bearer {token}"));
+    let extra: Vec<&str> = header.iter().flat_map(|h| ["-H", h.as_str()]).collect();
+    wrk_with(url, &extra, seconds, connections)
+}
+
+/// wrk POSTing a JSON body (through a script: wrk has no flag for a body).
+fn wrk_post(url: &str, body: &serde_json::Value, seconds: u64, connections: usize) -> Wrk {
+    let script = tempfile::Builder::new()
+        .suffix(".lua")
+        .tempfile()
+        .expect("a script file");
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [[{body}]]\n"
+    );
+    std::fs::write(script.path(), lua).expect("the script");
+    let path = script.path().display().to_string();
+    wrk_with(url, &["-s", &path], seconds, connections)
+}
+
+fn wrk_with(url: &str, extra: &[&str], seconds: u64, connections: usize) -> Wrk {
     let mut command = Command::new("wrk");
     command.args([
         "-t2",
@@ -113,9 +134,7 @@ fn wrk(url: &str, bearer: Option<&str>, seconds: u64, connections: usize) -> Wrk
         &format!("-d{seconds}s"),
         "--latency",
     ]);
-    if let Some(token) = bearer {
-        command.args(["-H", &format!("Authorization: Bearer {token}")]);
-    }
+    command.args(extra);
     let output = command
         .arg(url)
         .output()
@@ -317,6 +336,22 @@ fn main() {
             format!("GET /api/me/, ledger {label}"),
             wrk_figure(me),
             ratio(me, health),
+        );
+        // Verify decides from memory as /api/me/ does: compared with /api/me/ of this run.
+        let verify = wrk_post(
+            &format!("{base}/api/token/verify/"),
+            &serde_json::json!({"token": access}),
+            seconds,
+            connections,
+        );
+        table.row(
+            format!("POST /api/token/verify/ (access token), ledger {label}"),
+            wrk_figure(verify),
+            format!(
+                "throughput {:.2}x of /api/me/, {:.2}x of /healthz",
+                verify.rps / me.rps,
+                verify.rps / health.rps
+            ),
         );
         if revoked_sessions > 0 {
             table.row(

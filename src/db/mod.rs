@@ -392,6 +392,25 @@ pub fn listen_for_appends(conn: &mut DbConn) -> Result<bool, StoreError> {
     }
 }
 
+/// SQLite's count of the commits other connections (any process) made to the file, as this
+/// connection sees it: read from shared memory, no disk access. Two reads on one connection
+/// differ iff someone else committed in between. `None` on the other backends.
+pub fn change_counter(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct DataVersion {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        data_version: i64,
+    }
+    match conn {
+        DbConn::Sqlite(_) => Ok(Some(
+            diesel::sql_query("PRAGMA data_version")
+                .get_result::<DataVersion>(conn)?
+                .data_version,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// Takes the notifications that arrived on a listening connection (no round trip: it reads
 /// what the socket already holds); returns the newest seq they announced, if any arrived.
 pub fn take_notifications(conn: &mut DbConn) -> Result<Option<i64>, StoreError> {

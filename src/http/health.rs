@@ -74,6 +74,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          # HELP tokenledger_revoked_bearer_tokens Revoked access and sliding tokens held in memory.\n\
          # TYPE tokenledger_revoked_bearer_tokens gauge\n\
          tokenledger_revoked_bearer_tokens {}\n\
+         # HELP tokenledger_revoked_refresh_tokens Revoked refresh tokens held in memory (for verify).\n\
+         # TYPE tokenledger_revoked_refresh_tokens gauge\n\
+         tokenledger_revoked_refresh_tokens {}\n\
          # HELP tokenledger_ledger_applied_seq The newest ledger seq applied to the in-memory state.\n\
          # TYPE tokenledger_ledger_applied_seq gauge\n\
          tokenledger_ledger_applied_seq {}\n\
@@ -85,6 +88,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          tokenledger_ledger_lag {}\n",
         ledger.queries(),
         ledger.revocations().len(),
+        ledger.revocations().refresh_len(),
         ledger.revocations().applied_seq(),
         ledger.revocations().ledger_seq(),
         ledger.revocations().lag(),

@@ -58,8 +58,9 @@ struct Touched {
 }
 
 /// Reads every touched token's row in batches, folds the events into them, then writes back:
-/// new rows in multi-row inserts (an import appends thousands at once), changed rows one by
-/// one, each guarded by the `last_seq` it was read at.
+/// new rows in multi-row inserts (an import appends thousands at once), removed rows in
+/// multi-row deletes (a flush), changed rows one by one, each guarded by the `last_seq` it
+/// was read at.
 fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), StoreError> {
     let mut order: Vec<&str> = Vec::new();
     let mut touched: HashMap<&str, Touched> = HashMap::new();
@@ -88,6 +89,7 @@ fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), Store
         }
     }
     let mut inserted = Vec::new();
+    let mut removed = Vec::new();
     for jti in order {
         let Some(Touched { before, after }) = touched.remove(jti) else {
             continue;
@@ -95,10 +97,12 @@ fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), Store
         match (before, after) {
             (None, Some(row)) => inserted.push(row),
             (Some(before), Some(row)) => view::replace(conn, &row, before.last_seq)?,
-            (Some(before), None) => view::remove(conn, jti, before.last_seq)?,
+            // A flush removes thousands at once: in multi-row deletes.
+            (Some(before), None) => removed.push((jti, before.last_seq)),
             (None, None) => {}
         }
     }
+    view::remove_many(conn, &removed)?;
     view::insert_many(conn, &inserted)
 }
 

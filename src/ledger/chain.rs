@@ -23,26 +23,43 @@ pub const GENESIS: &str = "";
 const PAGE: i64 = 10_000;
 
 /// The event's hash given the previous one. The fields go in as a JSON array in a fixed
-/// order, so no value can be mistaken for another's boundary.
+/// order, so no value can be mistaken for another's boundary. The array is serialised straight
+/// into the digest (a tuple serialises exactly as the `json!` array it replaced: the
+/// `link_is_the_json_array_it_always_was` test holds it to that, byte for byte).
 pub fn link(previous: &str, event: &LedgerEvent) -> String {
-    let fields = serde_json::json!([
+    let fields = (
         event.seq,
         rfc3339::format(&event.at),
         event.event.as_str(),
-        event.jti,
+        &event.jti,
         event.token_type.as_str(),
         event.user_id,
-        event.sid,
-        event.parent_jti,
+        &event.sid,
+        &event.parent_jti,
         event.reason.map(|reason| reason.as_str()),
-        event.actor,
+        &event.actor,
         rfc3339::format(&event.expires_at),
-    ]);
+    );
     let mut digest = Sha256::new();
     digest.update(previous.as_bytes());
     digest.update(b"\n");
-    digest.update(fields.to_string().as_bytes());
+    // Writing into a digest cannot fail, and these fields always serialise.
+    let _ = serde_json::to_writer(DigestWriter(&mut digest), &fields);
     hex::encode(digest.finalize())
+}
+
+/// Feeds what serde_json writes into the hash, with no intermediate string.
+struct DigestWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for DigestWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where the chain starts: after the latest compaction, or at the beginning.
@@ -252,6 +269,47 @@ mod tests {
             expires_at: at,
         };
         NewEvent::issued(token, None, at).with_seq(seq)
+    }
+
+    /// The hash as it was first defined: a `json!` array, rendered, then hashed.
+    fn link_as_first_defined(previous: &str, event: &LedgerEvent) -> String {
+        let fields = serde_json::json!([
+            event.seq,
+            rfc3339::format(&event.at),
+            event.event.as_str(),
+            event.jti,
+            event.token_type.as_str(),
+            event.user_id,
+            event.sid,
+            event.parent_jti,
+            event.reason.map(|reason| reason.as_str()),
+            event.actor,
+            rfc3339::format(&event.expires_at),
+        ]);
+        let mut digest = Sha256::new();
+        digest.update(previous.as_bytes());
+        digest.update(b"\n");
+        digest.update(fields.to_string().as_bytes());
+        hex::encode(digest.finalize())
+    }
+
+    #[test]
+    fn link_is_the_json_array_it_always_was() {
+        let plain = event(1, "a");
+        let mut odd = event(5, "quote\" back\\slash \u{1} tab\t é 😀 \u{2028}");
+        odd.sid = String::new();
+        odd.parent_jti = Some("p\"\n".into());
+        odd.reason = Some(crate::ledger::Reason::ReuseDetected);
+        odd.actor = Some("admin:1 </script>".into());
+        odd.user_id = i64::MIN;
+        let mut huge = event(3, "");
+        huge.seq = i64::MAX;
+        for (previous, event) in [(GENESIS, &plain), ("abc", &odd), ("x", &huge)] {
+            assert_eq!(
+                link(previous, event),
+                link_as_first_defined(previous, event)
+            );
+        }
     }
 
     #[test]

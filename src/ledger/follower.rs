@@ -9,7 +9,17 @@
 //! How fast: on PostgreSQL each writer notifies inside its transaction; the follower keeps one
 //! connection LISTENing, looks at what its socket received every [`NOTIFY_CHECK`] (no round
 //! trip), and catches up at once. It also polls every `interval` regardless, which is the bound
-//! when a notification is lost (the listening connection dropped) and the only path on SQLite.
+//! when a notification is lost (the listening connection dropped). On SQLite it keeps one
+//! connection and reads the file's change counter every [`NOTIFY_CHECK`] (shared memory, no
+//! disk), catching up when another connection committed.
+//!
+//! Each check that proves nothing committed is missing is recorded
+//! (`Revocations::confirm_current`, with the instant the check began): verify answers "not
+//! blacklisted" from memory only once a check that began after the request arrived has been
+//! recorded, and asks the database otherwise. Proofs: a catch-up (its query began after the
+//! check), and on SQLite an unchanged change counter (read after any commit that finished
+//! before it). On PostgreSQL an empty socket proves nothing (a notification may still be on
+//! its way), so there only catch-ups count.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +32,7 @@ use crate::db::{self, DbConn, PooledConn, StoreError};
 
 const BATCH: i64 = 10_000;
 
-/// How often a listening follower looks for notifications.
+/// How often a listening follower looks for notifications (or SQLite's change counter).
 pub const NOTIFY_CHECK: Duration = Duration::from_millis(2);
 
 /// Applies every event committed after the applied seq; returns how many it applied.
@@ -47,7 +57,9 @@ enum Wakeups {
     Unsubscribed,
     /// PostgreSQL: a connection kept LISTENing.
     Listening(PooledConn),
-    /// SQLite: polling only.
+    /// SQLite: a connection of its own, whose change counter moves when another commits.
+    Watching { conn: PooledConn, version: i64 },
+    /// Polling only (MariaDB/MySQL; SQLite in memory, whose one connection cannot be kept).
     Unavailable,
 }
 
@@ -61,6 +73,7 @@ struct Follower {
 impl Follower {
     /// One turn of the loop; returns how long to sleep before the next.
     fn turn(&mut self) -> Duration {
+        let checked_at = Instant::now();
         let mut due = self
             .last_catch_up
             .is_none_or(|last| last.elapsed() >= self.interval);
@@ -84,23 +97,54 @@ impl Follower {
                 }
             }
         }
+        if let Wakeups::Watching { conn, version } = &mut self.wakeups {
+            match db::change_counter(conn) {
+                Ok(Some(now)) if now == *version => {}
+                Ok(Some(now)) => {
+                    *version = now;
+                    due = true;
+                }
+                Ok(None) => self.wakeups = Wakeups::Unavailable,
+                Err(err) => {
+                    tracing::warn!(error = %err, "ledger follower cannot read the change counter; reopening");
+                    self.wakeups = Wakeups::Unsubscribed;
+                    return self.interval.min(Duration::from_millis(100));
+                }
+            }
+        }
+        // A check of the socket or counter that found nothing new proves the state current
+        // as of `checked_at`; so does a catch-up begun after it.
+        let watching = matches!(
+            self.wakeups,
+            Wakeups::Listening(_) | Wakeups::Watching { .. }
+        );
         if due {
             let caught_up = match &mut self.wakeups {
-                Wakeups::Listening(conn) => catch_up_on(&self.ledger, conn),
+                Wakeups::Listening(conn) | Wakeups::Watching { conn, .. } => {
+                    catch_up_on(&self.ledger, conn)
+                }
                 _ => catch_up(&self.ledger),
             };
             match caught_up {
-                Ok(_) => self.last_catch_up = Some(Instant::now()),
+                Ok(_) => {
+                    self.last_catch_up = Some(Instant::now());
+                    self.ledger.revocations().confirm_current(checked_at);
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "ledger follower could not catch up; retrying");
-                    if matches!(self.wakeups, Wakeups::Listening(_)) {
+                    if watching {
                         self.wakeups = Wakeups::Unsubscribed;
                     }
                 }
             }
+        } else if matches!(self.wakeups, Wakeups::Watching { .. }) {
+            // SQLite's counter was read after every commit that finished before `checked_at`,
+            // and had not moved: nothing is missing. (PostgreSQL's empty socket is no such
+            // proof: a notification can be in flight after its commit was acknowledged.)
+            self.ledger.revocations().confirm_current(checked_at);
         }
         match self.wakeups {
-            Wakeups::Listening(_) => NOTIFY_CHECK,
+            Wakeups::Listening(_) | Wakeups::Watching { .. } => NOTIFY_CHECK,
             _ => self.interval,
         }
     }
@@ -115,6 +159,15 @@ impl Follower {
         };
         match db::listen_for_appends(&mut conn) {
             Ok(true) => Wakeups::Listening(conn),
+            // A pool of one connection (SQLite in memory) cannot spare it.
+            Ok(false) if self.ledger.pool().max_size() > 1 => match db::change_counter(&mut conn) {
+                Ok(Some(version)) => Wakeups::Watching { conn, version },
+                Ok(None) => Wakeups::Unavailable,
+                Err(err) => {
+                    tracing::warn!(error = %err, "ledger follower cannot read the change counter; polling");
+                    Wakeups::Unavailable
+                }
+            },
             Ok(false) => Wakeups::Unavailable,
             Err(err) => {
                 tracing::warn!(error = %err, "ledger follower cannot subscribe; polling");

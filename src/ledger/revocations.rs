@@ -1,9 +1,14 @@
-//! The in-memory revocation state of bearer tokens: what the hot path asks instead of the
-//! database. Loaded from the view at start, then fed every committed event, by this process's
-//! own appends at once and by the follower for events other writers committed.
+//! The in-memory revocation state: what the hot path and `/api/token/verify/` ask instead of
+//! the database. Loaded from the view at start, then fed every committed event, by this
+//! process's own appends at once and by the follower for events other writers committed.
+//!
+//! It holds every blacklisted token still in the view, of every type: bearer tokens for the
+//! protected endpoints, refresh tokens for verify. Each leaves the set with its `expired`
+//! event, so the set holds the revocations of one token lifetime plus the flush interval.
 
 use std::collections::HashSet;
 use std::sync::RwLock;
+use std::time::Instant;
 
 use super::append::head_seq;
 use super::event::{EventKind, LedgerEvent};
@@ -109,12 +114,18 @@ impl<S: AsRef<str>> FromIterator<S> for RevokedSet {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Blacklisted access and sliding tokens: what the protected endpoints refuse.
     revoked: RevokedSet,
+    /// Blacklisted refresh tokens (rotated ones included): what verify also refuses.
+    revoked_refresh: RevokedSet,
     /// Every event up to this seq is reflected in `revoked`.
     applied_seq: i64,
     /// The newest seq this process knows the database holds (its own appends, the follower's
     /// reads and notifications): `ledger_seq - applied_seq` is how far it lags behind.
     ledger_seq: i64,
+    /// The follower's last proof that nothing was committed beyond `applied_seq`: the
+    /// instant of its check (a notification check, SQLite's change counter, a catch-up).
+    current_as_of: Option<Instant>,
 }
 
 impl State {
@@ -123,28 +134,38 @@ impl State {
             EventKind::Blacklisted if event.token_type.is_bearer() => {
                 self.revoked.insert(&event.jti);
             }
-            EventKind::Expired => {
+            EventKind::Blacklisted => self.revoked_refresh.insert(&event.jti),
+            EventKind::Expired if event.token_type.is_bearer() => {
                 self.revoked.remove(&event.jti);
             }
+            EventKind::Expired => self.revoked_refresh.remove(&event.jti),
             _ => {}
         }
     }
 }
 
 impl Revocations {
-    /// Reads the blacklisted bearer tokens and the ledger head in one snapshot.
+    /// Reads the blacklisted tokens and the ledger head in one snapshot.
     pub fn load(conn: &mut DbConn) -> Result<Self, StoreError> {
         let (revoked, applied_seq) = crate::db::read_snapshot(conn, |conn| {
             let head = head_seq(conn)?;
-            let jtis = view::blacklisted_bearer_jtis(conn)?;
+            let jtis = view::blacklisted_jtis(conn)?;
             Ok::<_, StoreError>((jtis, head))
         })?;
-        let revoked = revoked.into_iter().collect();
+        let (mut bearer, mut refresh) = (RevokedSet::default(), RevokedSet::default());
+        for (jti, token_type) in revoked {
+            match token_type.is_bearer() {
+                true => bearer.insert(&jti),
+                false => refresh.insert(&jti),
+            }
+        }
         Ok(Self {
             state: RwLock::new(State {
-                revoked,
+                revoked: bearer,
+                revoked_refresh: refresh,
                 applied_seq,
                 ledger_seq: applied_seq,
+                current_as_of: None,
             }),
             observers: Observers::default(),
         })
@@ -159,8 +180,14 @@ impl Revocations {
             .push(observer);
     }
 
+    /// Whether a bearer (access or sliding) token is blacklisted.
     pub fn is_revoked(&self, jti: &str) -> bool {
         self.read(|state| state.revoked.contains(jti))
+    }
+
+    /// Whether a token of any type is blacklisted (what verify refuses).
+    pub fn is_blacklisted(&self, jti: &str) -> bool {
+        self.read(|state| state.revoked.contains(jti) || state.revoked_refresh.contains(jti))
     }
 
     pub fn applied_seq(&self) -> i64 {
@@ -178,13 +205,45 @@ impl Revocations {
         self.ledger_seq() - self.applied_seq()
     }
 
+    /// The follower found, by a check made at `checked_at`, that every event committed before
+    /// then is applied here (if nothing it knows of is still missing).
+    pub fn confirm_current(&self, checked_at: Instant) {
+        self.write(|state| {
+            if state.ledger_seq <= state.applied_seq {
+                state.current_as_of = Some(
+                    state
+                        .current_as_of
+                        .map_or(checked_at, |t| t.max(checked_at)),
+                );
+            }
+        });
+    }
+
+    /// Whether this state is known to hold every event committed before `since`: nothing
+    /// known to be missing, and a check by the follower that began at or after `since`. What
+    /// lets verify answer "not blacklisted" without asking the database, and still agree at
+    /// once with every instance (a revocation acknowledged before the request arrived is
+    /// applied here by then).
+    pub fn is_current_since(&self, since: Instant) -> bool {
+        self.read(|state| {
+            state.ledger_seq <= state.applied_seq
+                && state.current_as_of.is_some_and(|checked| checked >= since)
+        })
+    }
+
     /// The follower learnt (from a notification or a read of the head) that `seq` exists.
     pub fn observe_head(&self, seq: i64) {
         self.write(|state| state.ledger_seq = state.ledger_seq.max(seq));
     }
 
+    /// Revoked bearer tokens held.
     pub fn len(&self) -> usize {
         self.read(|state| state.revoked.len())
+    }
+
+    /// Revoked refresh tokens held.
+    pub fn refresh_len(&self) -> usize {
+        self.read(|state| state.revoked_refresh.len())
     }
 
     pub fn is_empty(&self) -> bool {

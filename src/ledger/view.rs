@@ -119,7 +119,9 @@ pub fn children(conn: &mut DbConn, parent_jti: &str) -> Result<Vec<TokenRow>, St
         .load(conn)?)
 }
 
-/// Tokens whose lifetime ended at or before `now`, oldest first, at most `limit`.
+/// Tokens whose lifetime ended at or before `now`, oldest first, at most `limit`. Ordered by
+/// the `token_view_expires` index alone, so a batch reads `limit` index entries: adding the jti
+/// as a tie-break made every batch sort all ended tokens (quadratic over a large flush).
 pub fn ended_before(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -127,7 +129,7 @@ pub fn ended_before(
 ) -> Result<Vec<TokenRow>, StoreError> {
     Ok(token_view::table
         .filter(token_view::expires_at.le(now))
-        .order((token_view::expires_at, token_view::jti))
+        .order(token_view::expires_at)
         .limit(limit)
         .select(TokenRow::as_select())
         .load(conn)?)
@@ -142,12 +144,11 @@ pub fn count_ended_before(conn: &mut DbConn, now: NaiveDateTime) -> Result<u64, 
     Ok(count as u64)
 }
 
-/// Blacklisted bearer tokens: what the in-memory revocation set starts from.
-pub fn blacklisted_bearer_jtis(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+/// Blacklisted tokens of every type: what the in-memory revocation set starts from.
+pub fn blacklisted_jtis(conn: &mut DbConn) -> Result<Vec<(String, TokenType)>, StoreError> {
     Ok(token_view::table
         .filter(token_view::state.eq(TokenState::Blacklisted))
-        .filter(token_view::token_type.eq_any([TokenType::Access, TokenType::Sliding]))
-        .select(token_view::jti)
+        .select((token_view::jti, token_view::token_type))
         .load(conn)?)
 }
 
@@ -159,12 +160,34 @@ pub fn size_by_state(conn: &mut DbConn) -> Result<Vec<(TokenState, i64)>, StoreE
         .load(conn)?)
 }
 
-/// Every row, in jti order (for `view check`).
+/// Every row, in jti order.
 pub fn all(conn: &mut DbConn) -> Result<Vec<TokenRow>, StoreError> {
     Ok(token_view::table
         .order(token_view::jti)
         .select(TokenRow::as_select())
         .load(conn)?)
+}
+
+/// At most `limit` rows after jti `after`, in the database's jti order (for `view check`).
+pub fn page_by_jti(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let rows = token_view::table
+        .order(token_view::jti)
+        .limit(limit)
+        .select(TokenRow::as_select());
+    Ok(match after {
+        Some(after) => rows.filter(token_view::jti.gt(after)).load(conn)?,
+        None => rows.load(conn)?,
+    })
+}
+
+/// How many rows the view holds.
+pub fn count(conn: &mut DbConn) -> Result<u64, StoreError> {
+    let count: i64 = token_view::table.count().get_result(conn)?;
+    Ok(count as u64)
 }
 
 /// Writes `row` over the stored one, but only if nobody changed it since it was read as
@@ -184,18 +207,24 @@ pub(super) fn replace(conn: &mut DbConn, row: &TokenRow, read_seq: i64) -> Resul
     }
 }
 
-pub(super) fn remove(conn: &mut DbConn, jti: &str, read_seq: i64) -> Result<(), StoreError> {
-    let changed = diesel::delete(
-        token_view::table
-            .find(jti)
-            .filter(token_view::last_seq.eq(read_seq)),
-    )
-    .execute(conn)?;
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict)
+/// Deletes these rows (jti, and the `last_seq` each was read at) in statements of many rows.
+/// The guard of [`replace`], in bulk: every row must still be there, and none may have folded
+/// an event newer than the newest read (a concurrent change would carry a higher seq).
+pub(super) fn remove_many(conn: &mut DbConn, rows: &[(&str, i64)]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(500) {
+        let newest_read = chunk.iter().map(|(_, seq)| *seq).max().unwrap_or(0);
+        let jtis: Vec<&str> = chunk.iter().map(|(jti, _)| *jti).collect();
+        let deleted = diesel::delete(
+            token_view::table
+                .filter(token_view::jti.eq_any(jtis))
+                .filter(token_view::last_seq.le(newest_read)),
+        )
+        .execute(conn)?;
+        if deleted != chunk.len() {
+            return Err(StoreError::Conflict);
+        }
     }
+    Ok(())
 }
 
 pub(super) fn clear(conn: &mut DbConn) -> Result<usize, StoreError> {

@@ -4,6 +4,7 @@
 //! workers.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::NaiveDateTime;
 
@@ -307,10 +308,50 @@ impl TokenService {
 
     /// Any token type; a blacklisted token is a validation error (400), as in the reference.
     pub fn verify(&self, token: &str) -> Result<(), AuthError> {
+        match self.verify_in_memory(token, Instant::now())? {
+            None => Ok(()),
+            Some(presented) => self.verify_in_database(&presented),
+        }
+    }
+
+    /// Verify without the database where memory is enough: `Ok(None)` valid, an error refused,
+    /// `Ok(Some(token))` a valid token whose state memory cannot vouch for yet. Cheap: call it
+    /// on any thread. `arrived`: when the request came in (see [`Self::vouch_from_memory`]).
+    pub fn verify_in_memory(
+        &self,
+        token: &str,
+        arrived: Instant,
+    ) -> Result<Option<Verified>, AuthError> {
         let presented = self.decode(token, None)?;
         if !self.inner.policy.blacklist_after_rotation {
-            return Ok(());
+            return Ok(None);
         }
+        match self.vouch_from_memory(&presented, arrived) {
+            Some(decided) => decided.map(|()| None),
+            None => Ok(Some(presented)),
+        }
+    }
+
+    /// Memory's word on a decoded token, if it has one. A token held as blacklisted is refused
+    /// (a blacklisting is final until the token expires). One not held is valid only once the
+    /// follower has proved, by a check that began at or after `arrived`, that every committed
+    /// event is applied here: so a revocation acknowledged by any instance before the request
+    /// arrived is never missed, as the contract's "verify decides on the database's state"
+    /// requires.
+    pub fn vouch_from_memory(
+        &self,
+        presented: &Verified,
+        arrived: Instant,
+    ) -> Option<Result<(), AuthError>> {
+        let revocations = self.ledger().revocations();
+        if revocations.is_blacklisted(&presented.jti) {
+            return Some(Err(AuthError::VerifyBlacklisted));
+        }
+        revocations.is_current_since(arrived).then_some(Ok(()))
+    }
+
+    /// The view's word on a token `verify_in_memory` could not decide. Blocking.
+    pub fn verify_in_database(&self, presented: &Verified) -> Result<(), AuthError> {
         let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
         match view::find(&mut conn, &presented.jti)? {
             Some(row) if row.is_blacklisted() => Err(AuthError::VerifyBlacklisted),

@@ -35,3 +35,4 @@ mod tamper;
 mod throttle;
 mod tokens;
 mod webhooks;
+mod verify;

@@ -1,0 +1,227 @@
+//! Maintenance at a million tokens, each command as users run it (the CLI, its own process):
+//! seeds a ledger with TOKENS ended tokens (one `issued` event each), then times `ledger
+//! verify`, `view check` and `view rebuild` with their peak RSS (`/usr/bin/time`), then
+//! `flush-expired` of all of them while wrk loads `GET /api/me/` on a server on the same
+//! database, against `/api/me/` alone in the same run; then `ledger verify` and `view check`
+//! again over the doubled ledger.
+//!
+//! Run: `cargo bench --bench maintenance [-- TOKENS]` (default 1,000,000; needs wrk and
+//! /usr/bin/time: `apt-get install -y wrk time`). `MAINT_BACKENDS` (default `sqlite,postgres`),
+//! `TOKENLEDGER_BENCH_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! `PERF_SECONDS` per wrk run (default 5).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use chrono::Duration;
+use support::{Instance, ScratchDatabase, USER};
+use tokenledger::db;
+use tokenledger::ledger::{Decision, Ledger, NewEvent, TokenRef, TokenType};
+use tokenledger::time;
+use tokenledger::tokens::claims::new_id;
+
+const PER_WRITE: usize = 5_000;
+
+struct Server(Child, Instance);
+
+impl Server {
+    fn start(url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tokenledger"))
+            .arg("serve")
+            .env("TOKENLEDGER_DATABASE_URL", url)
+            .env("TOKENLEDGER_BIND", "127.0.0.1:0")
+            .env("TOKENLEDGER_SIGNING_KEY", "maintenance-bench-signing-key-0123456789abcdef")
+            .env(
+                "TOKENLEDGER_BOOTSTRAP_ADMIN",
+                format!("{}:{}", USER.0, USER.1),
+            )
+            .env("TOKENLEDGER_FLUSH_INTERVAL", "0")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tokenledger serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let base = loop {
+            let line = lines.next().expect("`listening on`").expect("a log line");
+            if let Some(at) = line.find("listening on http://") {
+                break line[at + "listening on ".len()..].trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Self(child, Instance::new(base))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A CLI command's wall time (s), peak RSS (MiB) and last line of output.
+fn cli(url: &str, args: &[&str]) -> (f64, f64, String) {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M"])
+        .arg(env!("CARGO_BIN_EXE_tokenledger"))
+        .args(args)
+        .env("TOKENLEDGER_DATABASE_URL", url)
+        .env("TOKENLEDGER_LOG", "warn")
+        .output()
+        .expect("/usr/bin/time runs (apt-get install -y time)");
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut last = stderr.lines().last().unwrap_or_default().split_whitespace();
+    let seconds = last.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+    let kib: f64 = last.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+    let said = String::from_utf8_lossy(&output.stdout);
+    let said = said.lines().last().unwrap_or_default();
+    let said = said
+        .split(" hash ")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    (seconds, kib / 1024.0, said)
+}
+
+/// wrk's Requests/sec and p99 (ms) for `GET /api/me/`.
+fn wrk_me(base: &str, access: &str, seconds: u64) -> (f64, f64) {
+    let output = Command::new("wrk")
+        .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", "-H"])
+        .arg(format!("Authorization: Bearer {access}"))
+        .arg(format!("{base}/api/me/"))
+        .output()
+        .expect("wrk runs (apt-get install -y wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::trim)
+            .unwrap_or("NaN")
+            .to_owned()
+    };
+    let p99 = field("99%");
+    let split = p99
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(p99.len());
+    let unit = match &p99[split..] {
+        "us" => 0.001,
+        "s" => 1000.0,
+        _ => 1.0,
+    };
+    let p99 = p99[..split].parse::<f64>().unwrap_or(f64::NAN) * unit;
+    (field("Requests/sec:").parse().unwrap_or(f64::NAN), p99)
+}
+
+fn seed(url: &str, tokens: usize) -> f64 {
+    let ledger = Ledger::open(db::connect(url).expect("the database")).expect("a ledger");
+    let now = time::now();
+    let started = Instant::now();
+    for first in (0..tokens).step_by(PER_WRITE) {
+        let events: Vec<NewEvent> = (first..(first + PER_WRITE).min(tokens))
+            .map(|n| {
+                let at = now - Duration::hours(2) + Duration::milliseconds(n as i64 % 3_600_000);
+                let token = TokenRef {
+                    jti: new_id(),
+                    token_type: if n % 2 == 0 {
+                        TokenType::Access
+                    } else {
+                        TokenType::Refresh
+                    },
+                    user_id: 1,
+                    sid: new_id(),
+                    expires_at: at + Duration::minutes(5),
+                };
+                NewEvent::issued(token, None, at)
+            })
+            .collect();
+        ledger
+            .write(|_| Ok::<_, db::StoreError>(Decision::new(events, ())))
+            .expect("seeded");
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let tokens: usize = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.replace('_', "").parse().ok())
+        .unwrap_or(1_000_000);
+    let seconds: u64 = std::env::var("PERF_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let backends = std::env::var("MAINT_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let postgres = std::env::var("TOKENLEDGER_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let runtime = actix_web::rt::System::new();
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for backend in backends.split(',').map(str::trim) {
+        let (url, _database) = match backend {
+            "sqlite" => (
+                format!("sqlite://{}", scratch.path().join("maint.db").display()),
+                None,
+            ),
+            "postgres" => {
+                let database = ScratchDatabase::create(&postgres);
+                (database.url.clone(), Some(database))
+            }
+            other => panic!("unknown backend {other}"),
+        };
+        let seeded = seed(&url, tokens);
+        eprintln!("{backend}: seeded {tokens} ended tokens in {seeded:.1} s");
+        let command = |name: &str, args: &[&str], rows: &mut Vec<(String, String, String)>| {
+            let (seconds, rss, said) = cli(&url, args);
+            rows.push((
+                format!("{backend}: tokenledger {name}"),
+                format!("{seconds:.1} s, peak RSS {rss:.0} MiB"),
+                said,
+            ));
+        };
+        command("ledger verify", &["ledger", "verify"], &mut rows);
+        command("view check", &["view", "check"], &mut rows);
+        command("view rebuild", &["view", "rebuild"], &mut rows);
+
+        let server = Server::start(&url);
+        let (_, access) = runtime.block_on(server.1.login());
+        let base = server.1.base.clone();
+        let (alone_rps, alone_p99) = wrk_me(&base, &access, seconds);
+        let during = {
+            let (base, access) = (base.clone(), access.clone());
+            std::thread::spawn(move || wrk_me(&base, &access, seconds))
+        };
+        command("flush-expired", &["flush-expired"], &mut rows);
+        let (during_rps, during_p99) = during.join().expect("wrk during the flush");
+        rows.push((
+            format!("{backend}: GET /api/me/ alone"),
+            format!("{alone_rps:.0} req/s, p99 {alone_p99:.2} ms"),
+            String::new(),
+        ));
+        rows.push((
+            format!("{backend}: GET /api/me/ during flush-expired"),
+            format!("{during_rps:.0} req/s, p99 {during_p99:.2} ms"),
+            format!("p99 {:.2}x of alone", during_p99 / alone_p99),
+        ));
+        drop(server);
+        command(
+            "ledger verify (after the flush)",
+            &["ledger", "verify"],
+            &mut rows,
+        );
+        command(
+            "view check (after the flush)",
+            &["view", "check"],
+            &mut rows,
+        );
+    }
+    println!("\ntokenledger maintenance, {tokens} ended tokens, wrk -t2 -c32 -d{seconds}s");
+    println!("| measure | figure | result |\n|---|---|---|");
+    for (measure, figure, result) in rows {
+        println!("| {measure} | {figure} | {result} |");
+    }
+}
