@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
     }
     let seeded = started.elapsed().as_secs_f64();
     let mut conn = ledger.pool().get()?;
-    let events = tokenledger::ledger::append::head_seq(&mut conn)?;
+    let events = tokenledger::ledger::chain::head_seq(&mut conn)?;
     println!("seeded {events} events ({sessions} sessions) in {seeded:.1} s");
 
     let sample = query::events(

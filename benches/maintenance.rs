@@ -33,7 +33,10 @@ impl Server {
             .arg("serve")
             .env("TOKENLEDGER_DATABASE_URL", url)
             .env("TOKENLEDGER_BIND", "127.0.0.1:0")
-            .env("TOKENLEDGER_SIGNING_KEY", "maintenance-bench-signing-key-0123456789abcdef")
+            .env(
+                "TOKENLEDGER_SIGNING_KEY",
+                "maintenance-bench-signing-key-0123456789abcdef",
+            )
             .env(
                 "TOKENLEDGER_BOOTSTRAP_ADMIN",
                 format!("{}:{}", USER.0, USER.1),

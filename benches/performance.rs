@@ -227,7 +227,7 @@ impl Seeder {
 
     fn events(&self) -> i64 {
         let mut conn = self.ledger.pool().get().expect("a connection");
-        tokenledger::ledger::append::head_seq(&mut conn).expect("the head")
+        tokenledger::ledger::chain::head_seq(&mut conn).expect("the head")
     }
 }
 

@@ -291,7 +291,7 @@ impl Application {
                     !cors_origins.is_empty(),
                     http::cors(&cors_origins, cors_credentials),
                 ))
-                .wrap_fn(http::metrics::record)
+                .wrap_fn(http::request_metrics::record)
                 .wrap_fn(http::name_request)
                 .wrap(TracingLogger::<http::request_span::RequestSpan>::new())
                 .app_data(state.clone())

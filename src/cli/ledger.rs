@@ -190,7 +190,7 @@ fn each_page(
 
 /// `ledger verify`: exit 0 with the head to record elsewhere, or 1 naming the first bad seq.
 pub fn verify(conn: &mut DbConn) -> anyhow::Result<std::process::ExitCode> {
-    let bar = super::progress::bar(crate::ledger::append::head_seq(conn)? as u64, "events");
+    let bar = super::progress::bar(crate::ledger::chain::head_seq(conn)? as u64, "events");
     let verification = chain::verify(conn, |done| bar.set_position(done))?;
     bar.finish_and_clear();
     match verification.first_bad {

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db;
-use crate::ledger::append::head_seq;
+use crate::ledger::chain::head_seq;
 use crate::ledger::{flush, replay};
 use crate::startup::{self, Application};
 use crate::users::{self, NewUser, UserKey};

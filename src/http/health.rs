@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::schemas::{Detail, Health, Ready};
 use super::state::AppState;
 use crate::db::{self, StoreError};
-use crate::ledger::append::head_seq;
+use crate::ledger::chain::head_seq;
 use crate::ledger::{TokenState, view};
 
 #[utoipa::path(

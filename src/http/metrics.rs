@@ -1,15 +1,11 @@
-//! Per-route request counts and latencies for `/metrics`, recorded by one middleware. Routes
+//! Per-route request counts and latencies for `/metrics`, recorded by one middleware
+//! (`request_metrics`). Routes
 //! are labelled by their pattern (`/api/admin/users/{id}/`), never by the path a client sent,
 //! so a scan of random URLs adds one `unmatched` series, not thousands.
 
-use std::future::Future;
 use std::time::Instant;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::web;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
-
-use super::state::AppState;
 
 /// Seconds; fine below a millisecond, where the hot path lives.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -70,7 +66,7 @@ impl HttpMetrics {
         self
     }
 
-    fn observe(&self, method: &str, route: &str, status: &str, started: Instant) {
+    pub(super) fn observe(&self, method: &str, route: &str, status: &str, started: Instant) {
         self.requests
             .with_label_values(&[method, route, status])
             .inc();
@@ -86,36 +82,9 @@ impl HttpMetrics {
     }
 }
 
-/// The middleware (`App::wrap_fn`).
-pub fn record<S, B>(
-    req: ServiceRequest,
-    service: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-{
-    let started = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let response = service.call(req);
-    async move {
-        let response = response.await?;
-        if let Some(state) = state {
-            let request = response.request();
-            let route = request.match_pattern();
-            state.metrics.observe(
-                method_label(request.method()),
-                route.as_deref().unwrap_or("unmatched"),
-                response.status().as_str(),
-                started,
-            );
-        }
-        Ok(response)
-    }
-}
-
 /// A method as a label: the standard methods by name, any other `other`. A client picks the
 /// method freely (`FOO`, `X1`, ...): as a label it would add series without end.
-fn method_label(method: &actix_web::http::Method) -> &'static str {
+pub(super) fn method_label(method: &actix_web::http::Method) -> &'static str {
     use actix_web::http::Method;
     match *method {
         Method::GET => "GET",

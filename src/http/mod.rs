@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod origin;
 pub mod refresh_cookie;
+pub mod request_metrics;
 pub mod request_span;
 pub mod schemas;
 pub mod sessions;

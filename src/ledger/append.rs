@@ -3,27 +3,12 @@
 
 use std::collections::HashMap;
 
-use diesel::dsl::max;
-use diesel::prelude::*;
-
 use super::chain;
 use super::event::{LedgerEvent, NewEvent};
 use super::fold::fold;
 use super::view::{self, TokenRow};
 use crate::db::schema::token_ledger;
 use crate::db::{DbConn, StoreError};
-
-/// The newest seq in the ledger (when a compaction removed every event, the last it removed;
-/// 0 for a new ledger).
-pub fn head_seq(conn: &mut DbConn) -> Result<i64, StoreError> {
-    let newest = token_ledger::table
-        .select(max(token_ledger::seq))
-        .first::<Option<i64>>(conn)?;
-    match newest {
-        Some(seq) => Ok(seq),
-        None => Ok(chain::anchor(conn)?.0),
-    }
-}
 
 /// Must run inside a write transaction: the seqs are `head + 1 ..`, which is only safe while
 /// this transaction holds the database's write lock.
@@ -104,18 +89,4 @@ fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), Store
     }
     view::remove_many(conn, &removed)?;
     view::insert_many(conn, &inserted)
-}
-
-/// Events with `seq > after`, oldest first, at most `limit`.
-pub fn events_after(
-    conn: &mut DbConn,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<LedgerEvent>, StoreError> {
-    Ok(token_ledger::table
-        .filter(token_ledger::seq.gt(after))
-        .order(token_ledger::seq)
-        .limit(limit)
-        .select(LedgerEvent::as_select())
-        .load(conn)?)
 }

@@ -10,8 +10,8 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::append::events_after;
 use super::event::LedgerEvent;
+use super::log::events_after;
 use crate::db::schema::{ledger_compactions, service_secrets, token_ledger, token_view};
 use crate::db::{DbConn, StoreError};
 use crate::time::rfc3339;
@@ -59,6 +59,18 @@ impl std::io::Write for DigestWriter<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// The newest seq in the ledger (when a compaction removed every event, the last it removed;
+/// 0 for a new ledger).
+pub fn head_seq(conn: &mut DbConn) -> Result<i64, StoreError> {
+    let newest = token_ledger::table
+        .select(max(token_ledger::seq))
+        .first::<Option<i64>>(conn)?;
+    match newest {
+        Some(seq) => Ok(seq),
+        None => Ok(anchor(conn)?.0),
     }
 }
 

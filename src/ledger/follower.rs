@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Ledger;
-use super::append::events_after;
+use super::log::events_after;
 use crate::db::{self, DbConn, PooledConn, StoreError};
 
 const BATCH: i64 = 10_000;

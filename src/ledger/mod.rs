@@ -10,6 +10,7 @@ pub mod flush;
 pub mod fold;
 pub mod follower;
 pub mod group;
+pub mod log;
 pub mod query;
 pub mod replay;
 pub mod retention;

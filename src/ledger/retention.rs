@@ -16,9 +16,9 @@ use diesel::dsl::{max, min};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::append::events_after;
 use super::chain;
 use super::event::EventKind;
+use super::log::events_after;
 use crate::db::schema::{ledger_compactions, token_ledger, token_view};
 use crate::db::{DbConn, StoreError, write_transaction};
 

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::RwLock;
 use std::time::Instant;
 
-use super::append::head_seq;
+use super::chain::head_seq;
 use super::event::{EventKind, LedgerEvent};
 use super::view;
 use crate::db::{DbConn, StoreError};

@@ -13,7 +13,7 @@ use super::metrics::WebhookMetrics;
 use crate::config::WebhookSelection;
 use crate::db::{StoreError, webhook_cursors};
 use crate::ledger::Ledger;
-use crate::ledger::append::events_after;
+use crate::ledger::log::events_after;
 
 /// How long a URL may take to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

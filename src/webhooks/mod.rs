@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{ConfigError, Settings};
 use crate::db::{StoreError, webhook_cursors};
 use crate::ledger::Ledger;
-use crate::ledger::append::head_seq;
+use crate::ledger::chain::head_seq;
 use deliverer::{Deliverer, TIMEOUT, Target};
 pub use metrics::WebhookMetrics;
 

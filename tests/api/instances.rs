@@ -185,7 +185,7 @@ async fn a_writer_waits_for_an_open_write_transaction_so_seqs_commit_in_order() 
         let pool = tokenledger::db::connect(&url).expect("db");
         let mut conn = pool.get().expect("connection");
         let head = tokenledger::db::write_transaction(&mut conn, |conn| {
-            let head = tokenledger::ledger::append::head_seq(conn)?;
+            let head = tokenledger::ledger::chain::head_seq(conn)?;
             inside.send(()).expect("the test waits");
             std::thread::sleep(Duration::from_millis(400));
             Ok::<_, tokenledger::db::StoreError>(head)

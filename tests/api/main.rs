@@ -34,5 +34,5 @@ mod sliding;
 mod tamper;
 mod throttle;
 mod tokens;
-mod webhooks;
 mod verify;
+mod webhooks;

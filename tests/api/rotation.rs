@@ -127,7 +127,7 @@ async fn rotation_records_rotated_blacklisted_and_the_successors_parent() {
 
 pub fn ledger_events(app: &TestApp) -> Vec<tokenledger::ledger::LedgerEvent> {
     let pool = tokenledger::db::connect(&app.settings.database_url).unwrap();
-    tokenledger::ledger::append::events_after(&mut pool.get().unwrap(), 0, 10_000).unwrap()
+    tokenledger::ledger::log::events_after(&mut pool.get().unwrap(), 0, 10_000).unwrap()
 }
 
 /// Concurrent writers share transactions (group commit): refusals, reuse detections and
