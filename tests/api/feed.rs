@@ -278,15 +278,30 @@ async fn the_page_lists_every_revocation_oldest_first_and_pages_by_seq() {
 
 #[actix_web::test]
 async fn expired_tokens_are_not_listed() {
+    // Lifetimes with a margin for a loaded machine (a login hashes a password), and a wait
+    // until the listed `expires_at` itself has passed, not a guess at it.
     let app = spawn_feed_app(|settings| {
-        settings.access_token_lifetime = Duration::from_secs(1);
-        settings.refresh_token_lifetime = Duration::from_secs(1);
+        settings.access_token_lifetime = Duration::from_secs(6);
+        settings.refresh_token_lifetime = Duration::from_secs(6);
     })
     .await;
     app.create_user(ALICE.0, ALICE.1);
     logouts(&app, 1).await;
-    assert_eq!(all_revocations(&app).await.len(), 2);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let listed = all_revocations(&app).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let last_expiry = listed
+        .iter()
+        .map(|item| {
+            chrono::DateTime::parse_from_rfc3339(item["expires_at"].as_str().expect("expires_at"))
+                .expect("RFC 3339")
+                .with_timezone(&chrono::Utc)
+        })
+        .max()
+        .expect("two");
+    let wait = (last_expiry - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(1100)).await;
     assert_eq!(all_revocations(&app).await.len(), 0, "both tokens expired");
 }
 
