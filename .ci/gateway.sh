@@ -269,7 +269,7 @@ PY
 
 postman_cookie_jar() {
     timeout 120 "$CLIENTS/node_modules/.bin/newman" run openapi/tokenledger.postman_collection.json \
-        --folder "5. Gateways and browser apps" \
+        --folder "6. Gateways and browser apps" \
         --env-var "baseUrl=$TL" --env-var "username=alice" --env-var "password=$ALICE_PASSWORD" \
         --reporters cli,junit --reporter-junit-export "$ARTIFACTS/newman.xml" \
         --color off --disable-unicode >"$WORK/newman.log" 2>&1
