@@ -21,7 +21,7 @@ use tokenledger::config::{LoginRate, Secret, Settings};
 use tokenledger::ledger::{Reason, flush};
 use tokenledger::startup;
 use tokenledger::time;
-use tokenledger::tokens::TokenService;
+use tokenledger::tokens::{TokenService, accounts};
 use tokenledger::users::{self, NewUser, UserKey};
 
 const LEEWAY: u64 = 5;
@@ -161,7 +161,7 @@ impl Model {
     fn new() -> Self {
         let service = service();
         for &(id, _, _) in &service.users {
-            users::set_active(service.tokens.ledger(), UserKey::Id(id), true, None)
+            accounts::set_active(service.tokens.ledger(), UserKey::Id(id), true, None)
                 .expect("the user is activated");
         }
         Self {
@@ -279,7 +279,7 @@ impl Model {
             }
             Op::LogoutAll(user) => {
                 let (id, _, _) = self.users[user];
-                users::revoke_all(tokens.ledger(), UserKey::Id(id), Reason::LogoutAll, None)
+                accounts::revoke_all(tokens.ledger(), UserKey::Id(id), Reason::LogoutAll, None)
                     .map_err(|err| TestCaseError::fail(err.to_string()))?;
                 self.revoke_where(|t| t.user != user);
             }
@@ -296,14 +296,14 @@ impl Model {
             }
             Op::Deactivate(user) => {
                 let (id, _, _) = self.users[user];
-                users::set_active(tokens.ledger(), UserKey::Id(id), false, None)
+                accounts::set_active(tokens.ledger(), UserKey::Id(id), false, None)
                     .map_err(|err| TestCaseError::fail(err.to_string()))?;
                 self.active[user] = false;
                 self.revoke_where(|t| t.user != user);
             }
             Op::Activate(user) => {
                 let (id, _, _) = self.users[user];
-                users::set_active(tokens.ledger(), UserKey::Id(id), true, None)
+                accounts::set_active(tokens.ledger(), UserKey::Id(id), true, None)
                     .map_err(|err| TestCaseError::fail(err.to_string()))?;
                 self.active[user] = true;
             }

@@ -16,6 +16,7 @@ use crate::db;
 use crate::ledger::chain::head_seq;
 use crate::ledger::{flush, replay};
 use crate::startup::{self, Application};
+use crate::tokens::accounts;
 use crate::users::{self, NewUser, UserKey};
 use crate::{openapi, telemetry, time};
 
@@ -185,7 +186,7 @@ fn user(settings: Settings, action: UserCommand) -> anyhow::Result<ExitCode> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            let revoked = users::set_password(
+            let revoked = accounts::set_password(
                 ledger,
                 UserKey::Name(&username),
                 &password,
@@ -196,11 +197,11 @@ fn user(settings: Settings, action: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Deactivate { username } => {
             let (_, revoked) =
-                users::set_active(ledger, UserKey::Name(&username), false, Some("cli"))?;
+                accounts::set_active(ledger, UserKey::Name(&username), false, Some("cli"))?;
             eprintln!("{username} deactivated; {revoked} tokens revoked");
         }
         UserCommand::Activate { username } => {
-            users::set_active(ledger, UserKey::Name(&username), true, Some("cli"))?;
+            accounts::set_active(ledger, UserKey::Name(&username), true, Some("cli"))?;
             eprintln!("{username} activated");
         }
     }

@@ -10,6 +10,7 @@ use super::schemas::{
 };
 use super::state::AppState;
 use crate::ledger::Reason;
+use crate::tokens::accounts;
 use crate::users::{self, NewUser, User, UserKey};
 
 fn user_body(user: User) -> UserBody {
@@ -75,7 +76,7 @@ async fn set_active(
     let ledger = state.tokens.ledger().clone();
     let actor = actor(&staff);
     let (user, _) = crate::http::block(move || {
-        users::set_active(&ledger, UserKey::Id(id), active, Some(&actor))
+        accounts::set_active(&ledger, UserKey::Id(id), active, Some(&actor))
     })
     .await??;
     state.users.forget(id);
@@ -142,7 +143,7 @@ pub async fn revoke(
     let ledger = state.tokens.ledger().clone();
     let (id, actor) = (id.into_inner(), actor(&staff));
     let revoked = crate::http::block(move || {
-        users::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor))
+        accounts::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor))
     })
     .await??;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))

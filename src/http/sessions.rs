@@ -14,7 +14,8 @@ use super::schemas::{
 use super::state::AppState;
 use crate::ledger::Reason;
 use crate::time::rfc3339;
-use crate::users::{self, UserKey};
+use crate::tokens::accounts;
+use crate::users::UserKey;
 
 fn actor(auth: &Authenticated) -> String {
     format!("user:{}", auth.user.id)
@@ -90,7 +91,7 @@ pub async fn logout_all(
     let ledger = state.tokens.ledger().clone();
     let (user_id, actor) = (auth.user.id, actor(&auth));
     let revoked = crate::http::block(move || {
-        users::revoke_all(
+        accounts::revoke_all(
             &ledger,
             UserKey::Id(user_id),
             Reason::LogoutAll,
@@ -132,7 +133,7 @@ pub async fn change_password(
         if !tokens.check_password(user_id, &old_password, &client)? {
             return Ok(false);
         }
-        users::set_password(
+        accounts::set_password(
             tokens.ledger(),
             UserKey::Id(user_id),
             &new_password,

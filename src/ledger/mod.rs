@@ -46,6 +46,14 @@ impl<T> Decision<T> {
             outcome,
         }
     }
+
+    /// The same events, with the answer turned into another.
+    pub fn map<U>(self, answer: impl FnOnce(T) -> U) -> Decision<U> {
+        Decision {
+            events: self.events,
+            outcome: answer(self.outcome),
+        }
+    }
 }
 
 /// The write side of the ledger, and the revocation state its appends keep current.

@@ -1,9 +1,15 @@
-//! Tokens: claims and their checks, keys, and the service that issues, rotates and revokes.
+//! Tokens: claims and their checks, keys, the pure rules that decide what a command records
+//! (`decide`), and the service that loads their facts, appends and signs.
 
+pub mod accounts;
 pub mod claims;
+pub mod decide;
 pub mod error;
 pub mod keys;
+mod login;
 pub mod policy;
+mod refresh;
+mod revoke;
 pub mod service;
 pub mod sessions;
 

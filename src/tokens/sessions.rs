@@ -1,15 +1,14 @@
-//! Sessions (one login and every token rotated from it) and revocations beyond logout:
-//! list and revoke sessions, log out everywhere, RFC 7009 revocation, RFC 7662 introspection.
+//! Reads about sessions (one login and every token rotated from it) and tokens: a user's live
+//! sessions, and RFC 7662 introspection. Revoking them is in `revoke`.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 
 use super::claims::Verified;
-use super::error::AuthError;
-use super::service::{TokenService, known_or_adopted};
+use super::service::TokenService;
 use crate::db::StoreError;
-use crate::ledger::{Decision, NewEvent, Reason, TokenRow, TokenType, view};
+use crate::ledger::{TokenRow, view};
 use crate::time;
 use crate::users::{self, User};
 
@@ -68,88 +67,9 @@ pub struct Introspection {
 }
 
 impl TokenService {
-    /// An admin blacklists one token (reason `admin`). Idempotent: an already blacklisted
-    /// token gets no second event. `None` if the view does not hold the token.
-    pub fn admin_blacklist(&self, jti: &str, actor: &str) -> Result<Option<TokenRow>, StoreError> {
-        let found = self.ledger().write(|conn| {
-            let Some(row) = view::find(conn, jti)? else {
-                return Ok(Decision::nothing(false));
-            };
-            if row.is_blacklisted() {
-                return Ok(Decision::nothing(true));
-            }
-            let event = NewEvent::blacklisted(row.token_ref(), Reason::Admin, time::now())
-                .by(Some(actor.into()));
-            Ok::<_, StoreError>(Decision::new(vec![event], true))
-        })?;
-        if !found {
-            return Ok(None);
-        }
-        view::find(&mut *self.ledger().pool().get()?, jti)
-    }
-
     pub fn sessions(&self, user_id: i64) -> Result<Vec<SessionSummary>, StoreError> {
         let mut conn = self.ledger().pool().get()?;
         Ok(summarise(&view::of_user(&mut conn, user_id)?, time::now()))
-    }
-
-    /// Revokes one of the user's live sessions; `None` if it is not one.
-    pub fn revoke_session(
-        &self,
-        user_id: i64,
-        sid: &str,
-        actor: &str,
-    ) -> Result<Option<usize>, StoreError> {
-        self.ledger().write(|conn| {
-            let tokens = view::outstanding_of_session(conn, sid)?;
-            if tokens.is_empty() || tokens.iter().any(|token| token.user_id != user_id) {
-                return Ok(Decision::nothing(None));
-            }
-            let at = time::now();
-            let events: Vec<NewEvent> = tokens
-                .iter()
-                .map(|token| {
-                    NewEvent::blacklisted(token.token_ref(), Reason::Logout, at)
-                        .by(Some(actor.into()))
-                })
-                .collect();
-            let revoked = events.len();
-            Ok(Decision::new(events, Some(revoked)))
-        })
-    }
-
-    /// RFC 7009: revokes a token we signed (a refresh token with its session's bearer tokens,
-    /// as the RFC asks for tokens of the same grant). Anything else is quietly accepted.
-    pub fn revoke_presented(&self, token: &str, actor: Option<&str>) -> Result<(), AuthError> {
-        let Ok(presented) = self.decode(token, None) else {
-            return Ok(());
-        };
-        let Some(user_id) = presented.user_id() else {
-            return Ok(());
-        };
-        let now = time::now();
-        self.ledger().write(|conn| {
-            let (row, mut events) = known_or_adopted(conn, &presented, user_id, now)?;
-            let by = actor.map(str::to_owned);
-            if !row.is_blacklisted() {
-                events.push(
-                    NewEvent::blacklisted(row.token_ref(), Reason::Revoked, now).by(by.clone()),
-                );
-            }
-            if row.token_type == TokenType::Refresh {
-                let bearers = view::outstanding_of_session(conn, &row.sid)?;
-                events.extend(
-                    bearers
-                        .iter()
-                        .filter(|token| token.token_type.is_bearer())
-                        .map(|token| {
-                            NewEvent::blacklisted(token.token_ref(), Reason::Revoked, now)
-                                .by(by.clone())
-                        }),
-                );
-            }
-            Ok::<_, AuthError>(Decision::new(events, ()))
-        })
     }
 
     /// RFC 7662: the token if it verifies, is not revoked, and its user is active.
@@ -173,7 +93,7 @@ impl TokenService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::TokenState;
+    use crate::ledger::{TokenState, TokenType};
 
     fn at(secs: i64) -> NaiveDateTime {
         time::from_unix(1_800_000_000 + secs).unwrap()

@@ -1,4 +1,5 @@
-//! Users: the account table, password checks, and the account changes that also revoke tokens.
+//! Users: the account table and password checks. Account changes that also revoke tokens
+//! are `tokens::accounts`.
 
 pub mod directory;
 pub mod hash_queue;
@@ -12,7 +13,6 @@ use serde::Serialize;
 use crate::config::UsernameField;
 use crate::db::schema::users;
 use crate::db::{DbConn, DbPool, StoreError};
-use crate::ledger::{Decision, Ledger, NewEvent, Reason, view};
 use crate::time;
 
 pub use directory::{Principal, UserDirectory};
@@ -214,7 +214,6 @@ pub struct Refused {
     pub user_id: Option<i64>,
 }
 
-/// The events that blacklist every outstanding token of `user_id`.
 /// Which user an account change is about: the CLI names users, the admin API numbers them.
 #[derive(Debug, Clone, Copy)]
 pub enum UserKey<'a> {
@@ -222,7 +221,8 @@ pub enum UserKey<'a> {
     Name(&'a str),
 }
 
-fn existing(conn: &mut DbConn, key: UserKey<'_>) -> Result<User, UserError> {
+/// The user `key` names, or `NotFound`.
+pub fn existing(conn: &mut DbConn, key: UserKey<'_>) -> Result<User, UserError> {
     match key {
         UserKey::Id(id) => find(conn, id)?.ok_or_else(|| UserError::NotFound(id.to_string())),
         UserKey::Name(name) => {
@@ -231,86 +231,18 @@ fn existing(conn: &mut DbConn, key: UserKey<'_>) -> Result<User, UserError> {
     }
 }
 
-/// Blacklist events for every outstanding token of `user_id`, but those of `keep_sid`.
-pub fn revoke_all_events(
-    conn: &mut DbConn,
-    user_id: i64,
-    reason: Reason,
-    actor: Option<&str>,
-    keep_sid: Option<&str>,
-) -> Result<Vec<NewEvent>, StoreError> {
-    let at = time::now();
-    Ok(view::outstanding_of_user(conn, user_id)?
-        .iter()
-        .filter(|row| Some(row.sid.as_str()) != keep_sid)
-        .map(|row| NewEvent::blacklisted(row.token_ref(), reason, at).by(actor.map(str::to_owned)))
-        .collect())
+/// Replaces the user's password hash (inside the caller's transaction).
+pub fn update_password_hash(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Changes the password and, in the same transaction, revokes every token of the user but
-/// those of `keep_sid` (the session that asked for the change). Returns how many.
-pub fn set_password(
-    ledger: &Ledger,
-    key: UserKey<'_>,
-    password: &str,
-    keep_sid: Option<&str>,
-    actor: Option<&str>,
-) -> Result<usize, UserError> {
-    let password_hash = password::hash(password)?;
-    ledger.write(|conn| {
-        let user = existing(conn, key)?;
-        diesel::update(users::table.find(user.id))
-            .set(users::password_hash.eq(&password_hash))
-            .execute(conn)?;
-        let events = revoke_all_events(conn, user.id, Reason::PasswordChanged, actor, keep_sid)?;
-        let revoked = events.len();
-        Ok(Decision::new(events, revoked))
-    })
-}
-
-/// Activates or deactivates; deactivation revokes every token of the user in the same
-/// transaction. Returns the user as it now is, and how many tokens were revoked.
-pub fn set_active(
-    ledger: &Ledger,
-    key: UserKey<'_>,
-    active: bool,
-    actor: Option<&str>,
-) -> Result<(User, usize), UserError> {
-    ledger.write(|conn| {
-        let user = existing(conn, key)?;
-        diesel::update(users::table.find(user.id))
-            .set(users::is_active.eq(active))
-            .execute(conn)?;
-        let events = if active {
-            Vec::new()
-        } else {
-            revoke_all_events(conn, user.id, Reason::UserDeactivated, actor, None)?
-        };
-        let revoked = events.len();
-        Ok(Decision::new(
-            events,
-            (
-                User {
-                    is_active: active,
-                    ..user
-                },
-                revoked,
-            ),
-        ))
-    })
-}
-
-/// Revokes every token of the user; returns how many.
-pub fn revoke_all(
-    ledger: &Ledger,
-    key: UserKey<'_>,
-    reason: Reason,
-    actor: Option<&str>,
-) -> Result<usize, UserError> {
-    ledger.write(|conn| {
-        let user = existing(conn, key)?;
-        let events = revoke_all_events(conn, user.id, reason, actor, None)?;
-        let revoked = events.len();
-        Ok(Decision::new(events, revoked))
-    })
+/// Activates or deactivates the user (inside the caller's transaction).
+pub fn update_active(conn: &mut DbConn, id: i64, active: bool) -> Result<(), StoreError> {
+    diesel::update(users::table.find(id))
+        .set(users::is_active.eq(active))
+        .execute(conn)?;
+    Ok(())
 }

@@ -18,6 +18,7 @@ use crate::db::StoreError;
 use crate::http::state::AppState;
 use crate::ledger::{Reason, query, view};
 use crate::time;
+use crate::tokens::accounts;
 use crate::users::{self, User, UserKey};
 
 const PAGE: i64 = 50;
@@ -305,7 +306,7 @@ pub async fn act(
     let ledger = state.tokens.ledger().clone();
     let actor = signed.actor();
     crate::http::block(move || match action {
-        Action::Activate | Action::Deactivate => users::set_active(
+        Action::Activate | Action::Deactivate => accounts::set_active(
             &ledger,
             UserKey::Id(id),
             action == Action::Activate,
@@ -313,7 +314,7 @@ pub async fn act(
         )
         .map(|_| ()),
         Action::Revoke => {
-            users::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor)).map(|_| ())
+            accounts::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor)).map(|_| ())
         }
     })
     .await??;
