@@ -1,5 +1,6 @@
-//! Appending events: each gets the next `seq`, is inserted into `token_ledger`, and is folded
-//! into the view, all inside the caller's write transaction.
+//! Appending events, inside a write transaction: each gets the next `seq` and its link of the
+//! hash chain, computed in Rust from the ledger's tail; the fold runs over them in memory and
+//! writes each touched view row once; the events are inserted in multi-row statements.
 
 use std::collections::HashMap;
 
@@ -10,31 +11,52 @@ use super::view::{self, TokenRow};
 use crate::db::schema::token_ledger;
 use crate::db::{DbConn, StoreError};
 
-/// Must run inside a write transaction: the seqs are `head + 1 ..`, which is only safe while
-/// this transaction holds the database's write lock.
-pub fn append(conn: &mut DbConn, events: Vec<NewEvent>) -> Result<Vec<LedgerEvent>, StoreError> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (head, mut previous) = chain::head(conn)?;
+/// Where the ledger ends: the last seq and hash, which the next event follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    seq: i64,
+    hash: String,
+}
+
+/// The ledger's tail as the database has it. Must run inside a write transaction: the seqs
+/// that follow it are only safe while this transaction holds the database's write lock.
+pub fn tail(conn: &mut DbConn) -> Result<Tail, StoreError> {
+    let (seq, hash) = chain::head(conn)?;
+    Ok(Tail { seq, hash })
+}
+
+/// Gives `events` the seqs and hashes that follow `tail` (which moves past them), and folds
+/// them into the view. The events themselves are not written yet: a batch's events go into
+/// `token_ledger` together, in multi-row statements, just before its commit (`insert`).
+pub fn stage(
+    conn: &mut DbConn,
+    tail: &mut Tail,
+    events: Vec<NewEvent>,
+) -> Result<Vec<LedgerEvent>, StoreError> {
     let stored: Vec<LedgerEvent> = events
         .into_iter()
-        .zip(head + 1..)
-        .map(|(event, seq)| {
-            let mut event = event.with_seq(seq);
-            event.hash = chain::link(&previous, &event);
-            previous.clone_from(&event.hash);
+        .map(|event| {
+            tail.seq += 1;
+            let mut event = event.with_seq(tail.seq);
+            event.hash = chain::link(&tail.hash, &event);
+            tail.hash.clone_from(&event.hash);
             event
         })
         .collect();
+    fold_into_view(conn, &stored)?;
+    Ok(stored)
+}
+
+/// Writes staged events into `token_ledger`, in seq order and multi-row statements, and
+/// tells the other instances (PostgreSQL's NOTIFY, delivered at commit).
+pub fn insert(conn: &mut DbConn, stored: &[LedgerEvent]) -> Result<(), StoreError> {
     for chunk in stored.chunks(500) {
         crate::db::execute_natively(conn, diesel::insert_into(token_ledger::table).values(chunk))?;
     }
-    fold_into_view(conn, &stored)?;
     if let Some(last) = stored.last() {
         crate::db::announce_append(conn, last.seq)?;
     }
-    Ok(stored)
+    Ok(())
 }
 
 struct Touched {

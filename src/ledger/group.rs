@@ -9,6 +9,11 @@
 //! its own writes). When nobody is waiting for a turn, the leader commits and every member
 //! learns the outcome; none answers its caller before the commit. Events are appended in turn
 //! order, so seq order is still commit order, and the view update commits with them.
+//!
+//! Each member's events get their seqs and hashes from the batch's tail in memory and are
+//! folded into the view in the member's savepoint (so the next member decides on them); the
+//! leader inserts all of the batch's events into the ledger in multi-row statements just
+//! before the commit.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -16,7 +21,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use diesel::Connection;
 
-use super::event::LedgerEvent;
+use super::append::{self, Tail};
+use super::event::{LedgerEvent, NewEvent};
 use crate::db::{self, DbConn, DbPool, PooledConn, StoreError};
 
 /// Members a batch takes at most; later writers form the next one.
@@ -60,13 +66,16 @@ struct Slot {
 struct Batch {
     /// The transaction's connection, while no member is using it.
     conn: Option<PooledConn>,
+    /// Where the batch's staged events end (read once, by the first member that appends).
+    tail: Option<Tail>,
     /// Members that joined and still wait for their turn.
     queued: usize,
     /// Members that joined, the leader included.
     members: usize,
     /// Members that have taken their answer; the batch is dropped when all have.
     answered: usize,
-    /// Every member's appended events, in seq order.
+    /// Every member's staged events, in seq order: folded into the view, inserted into the
+    /// ledger together just before the commit.
     stored: Vec<LedgerEvent>,
     /// A member panicked mid-work: the transaction is rolled back, not committed.
     poisoned: bool,
@@ -76,12 +85,12 @@ struct Batch {
 
 impl GroupCommit {
     /// Runs `work` in a write transaction shared with concurrent writers. `work` returns the
-    /// events it appended and its answer; `on_commit` is called once per committed batch with
+    /// events to append and its answer; `on_commit` is called once per committed batch with
     /// all of its events, before any member answers.
     pub fn run<T, E>(
         &self,
         pool: &DbPool,
-        work: impl FnOnce(&mut DbConn) -> Result<(Vec<LedgerEvent>, T), WorkError<E>>,
+        work: impl FnOnce(&mut DbConn) -> Result<(Vec<NewEvent>, T), WorkError<E>>,
         on_commit: &dyn Fn(&[LedgerEvent]),
     ) -> Result<T, WorkError<E>> {
         let mut slot = self.lock();
@@ -118,7 +127,7 @@ impl GroupCommit {
         mut slot: MutexGuard<'_, Slot>,
         id: u64,
         pool: &DbPool,
-        work: impl FnOnce(&mut DbConn) -> Result<(Vec<LedgerEvent>, T), WorkError<E>>,
+        work: impl FnOnce(&mut DbConn) -> Result<(Vec<NewEvent>, T), WorkError<E>>,
         on_commit: &dyn Fn(&[LedgerEvent]),
     ) -> Result<T, WorkError<E>> {
         // One batch of this process at a time holds the lock: the next one gathers members
@@ -143,10 +152,14 @@ impl GroupCommit {
         // As a member's, the leader's own work may panic: the batch must still be finished
         // (rolled back, the lock and the slot freed), or every later writer would wait for
         // it for ever. The panic goes on once the members have their answer.
-        let mine = catch_unwind(AssertUnwindSafe(|| run_in_savepoint(&mut conn, work)));
+        let mut tail = None;
+        let mine = catch_unwind(AssertUnwindSafe(|| {
+            run_in_savepoint(&mut conn, &mut tail, work)
+        }));
 
         let mut slot = self.lock();
         let batch = batch_mut(&mut slot, id);
+        batch.tail = tail;
         let (mine, panicked) = match mine {
             Ok(mine) => (
                 mine.map(|(events, answer)| {
@@ -178,7 +191,13 @@ impl GroupCommit {
         drop(slot);
 
         let committed = match conn.as_deref_mut() {
-            Some(conn) if !poisoned => db::commit_write(conn).map_err(StoreError::from),
+            Some(conn) if !poisoned => match append::insert(conn, &stored) {
+                Ok(()) => db::commit_write(conn).map_err(StoreError::from),
+                Err(err) => {
+                    db::rollback_write(conn);
+                    Err(err)
+                }
+            },
             Some(conn) => {
                 db::rollback_write(conn);
                 Err(StoreError::Unavailable(
@@ -208,10 +227,10 @@ impl GroupCommit {
         &self,
         mut slot: MutexGuard<'_, Slot>,
         id: u64,
-        work: impl FnOnce(&mut DbConn) -> Result<(Vec<LedgerEvent>, T), WorkError<E>>,
+        work: impl FnOnce(&mut DbConn) -> Result<(Vec<NewEvent>, T), WorkError<E>>,
     ) -> Result<T, WorkError<E>> {
         // Wait for the connection, or for the news that the transaction never began.
-        let mut conn = loop {
+        let (mut conn, mut tail) = loop {
             let batch = batch_mut(&mut slot, id);
             if let Some(Err(reason)) = &batch.outcome {
                 let reason = reason.clone();
@@ -221,16 +240,19 @@ impl GroupCommit {
             }
             if let Some(conn) = batch.conn.take() {
                 batch.queued -= 1;
-                break conn;
+                break (conn, batch.tail.take());
             }
             slot = self.wait(slot);
         };
         drop(slot);
 
-        let mine = catch_unwind(AssertUnwindSafe(|| run_in_savepoint(&mut conn, work)));
+        let mine = catch_unwind(AssertUnwindSafe(|| {
+            run_in_savepoint(&mut conn, &mut tail, work)
+        }));
 
         let mut slot = self.lock();
         let batch = batch_mut(&mut slot, id);
+        batch.tail = tail;
         let mine = match mine {
             Ok(mine) => mine.map(|(events, answer)| {
                 batch.stored.extend(events);
@@ -308,12 +330,29 @@ fn batch_ref(slot: &Slot, id: u64) -> Option<&Batch> {
     slot.batches.get(&id)
 }
 
-/// One member's work, undone alone if it fails.
-fn run_in_savepoint<R, E>(
+/// One member's work and the staging of its events, undone alone if either fails (and then
+/// the batch's tail stays where it was).
+fn run_in_savepoint<T, E>(
     conn: &mut DbConn,
-    work: impl FnOnce(&mut DbConn) -> Result<R, WorkError<E>>,
-) -> Result<R, WorkError<E>> {
-    conn.transaction(work)
+    tail: &mut Option<Tail>,
+    work: impl FnOnce(&mut DbConn) -> Result<(Vec<NewEvent>, T), WorkError<E>>,
+) -> Result<(Vec<LedgerEvent>, T), WorkError<E>> {
+    let (staged, moved, answer) = conn.transaction(|conn| {
+        let (events, answer) = work(conn)?;
+        if events.is_empty() {
+            return Ok((Vec::new(), None, answer));
+        }
+        let mut moved = match tail {
+            Some(tail) => tail.clone(),
+            None => append::tail(conn)?,
+        };
+        let staged = append::stage(conn, &mut moved, events)?;
+        Ok::<_, WorkError<E>>((staged, Some(moved), answer))
+    })?;
+    if moved.is_some() {
+        *tail = moved;
+    }
+    Ok((staged, answer))
 }
 
 #[cfg(test)]

@@ -153,8 +153,7 @@ impl Ledger {
             &self.pool,
             |conn| {
                 let decision = decide(conn).map_err(WorkError::Decide)?;
-                let stored = append::append(conn, decision.events)?;
-                Ok((stored, decision.outcome))
+                Ok((decision.events, decision.outcome))
             },
             &|stored| {
                 self.commits.inc();
