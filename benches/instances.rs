@@ -1,6 +1,8 @@
 //! Two instances on one database: how long a revocation through instance A takes to be
 //! enforced by instance B, and how many writes per second login, refresh and logout sustain
-//! with both instances writing. Prints one table per backend.
+//! with both instances writing. Prints one table per backend. Then the write ceiling: refresh
+//! with rotation by 16 clients spread over 1, 2 and 4 instances on one database (every writer
+//! of every instance shares the one write lock, so more instances cannot write faster).
 //!
 //! Run: `cargo bench --bench instances [-- SAMPLES]` (default 200 propagation samples).
 //! PostgreSQL: `TOKENLEDGER_BENCH_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`)
@@ -148,4 +150,26 @@ fn main() {
 async fn on_scratch_database(backend: &str, admin_url: &str, samples: usize) {
     let scratch = ScratchDatabase::create(admin_url);
     measure(backend, &scratch.url, samples).await;
+    let fresh = ScratchDatabase::create(admin_url);
+    ceiling(backend, &fresh.url).await;
+}
+
+/// Clients in the ceiling runs, spread evenly over the instances.
+const CEILING_CLIENTS: usize = 16;
+
+/// Refreshes per second by the same clients through 1, 2 and 4 instances of one database.
+async fn ceiling(backend: &str, database_url: &str) {
+    let instances: Vec<Instance> = (0..4).map(|_| start(database_url)).collect();
+    println!("\n{backend}: the write ceiling, {CEILING_CLIENTS} clients refreshing with rotation");
+    println!("| instances | refresh /s | p50 | p99 |");
+    println!("|---|---|---|---|");
+    for n in [1, 2, 4] {
+        let clients = (0..CEILING_CLIENTS).map(|c| refresh_loop(&instances[c % n], THROUGHPUT_RUN));
+        let (per_second, latencies) = throughput(clients).await;
+        println!(
+            "| {n} | {per_second:.0} | {} | {} |",
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99))
+        );
+    }
 }

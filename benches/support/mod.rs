@@ -77,22 +77,27 @@ pub fn ms(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1e3)
 }
 
-/// Operations per second and the sorted latencies of `runs` (one per client) run at once.
-pub async fn throughput(
-    runs: impl IntoIterator<Item = impl Future<Output = Vec<Duration>>>,
-) -> (f64, Vec<Duration>) {
-    let started = Instant::now();
-    let mut latencies: Vec<Duration> = futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    (latencies.len() as f64 / elapsed.as_secs_f64(), latencies)
+/// What one client measured: each operation's latency, and the window they filled (a
+/// client's set-up, such as its argon2 login, is outside it).
+pub struct Run {
+    pub latencies: Vec<Duration>,
+    pub window: Duration,
 }
 
-pub async fn login_loop(instance: &Instance, run: Duration) -> Vec<Duration> {
+/// Operations per second of `runs` (one per client) run at once: each client's operations
+/// over its own window, summed; and every latency, sorted.
+pub async fn throughput(runs: impl IntoIterator<Item = impl Future<Output = Run>>) -> (f64, Vec<Duration>) {
+    let runs = futures_util::future::join_all(runs).await;
+    let per_second = runs
+        .iter()
+        .map(|run| run.latencies.len() as f64 / run.window.as_secs_f64().max(1e-9))
+        .sum();
+    let mut latencies: Vec<Duration> = runs.into_iter().flat_map(|run| run.latencies).collect();
+    latencies.sort_unstable();
+    (per_second, latencies)
+}
+
+pub async fn login_loop(instance: &Instance, run: Duration) -> Run {
     let mut latencies = Vec::new();
     let started = Instant::now();
     while started.elapsed() < run {
@@ -100,11 +105,14 @@ pub async fn login_loop(instance: &Instance, run: Duration) -> Vec<Duration> {
         instance.login().await;
         latencies.push(sent.elapsed());
     }
-    latencies
+    Run {
+        latencies,
+        window: started.elapsed(),
+    }
 }
 
-/// One session refreshed with rotation again and again.
-pub async fn refresh_loop(instance: &Instance, run: Duration) -> Vec<Duration> {
+/// One session refreshed with rotation again and again; the window starts after its login.
+pub async fn refresh_loop(instance: &Instance, run: Duration) -> Run {
     let (mut refresh, _) = instance.login().await;
     let mut latencies = Vec::new();
     let started = Instant::now();
@@ -117,7 +125,10 @@ pub async fn refresh_loop(instance: &Instance, run: Duration) -> Vec<Duration> {
         assert_eq!(status, 200, "{pair}");
         refresh = pair["refresh"].as_str().expect("rotated").to_owned();
     }
-    latencies
+    Run {
+        latencies,
+        window: started.elapsed(),
+    }
 }
 
 /// Logs out sessions made beforehand (logins are argon2-bound and not what is measured).
@@ -146,7 +157,9 @@ impl ScratchDatabase {
     pub fn create(admin_url: &str) -> Self {
         let location = DatabaseLocation::parse(admin_url).expect("a database URL");
         let mut admin = DbConn::establish_at(&location).expect("the database server");
-        let name = format!("tokenledger_bench_{}", std::process::id());
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("tokenledger_bench_{}_{made}", std::process::id());
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .expect("a scratch database");

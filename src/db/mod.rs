@@ -181,7 +181,15 @@ pub fn connect_counted(url: &str) -> Result<(DbPool, QueryCounter), StoreError> 
         #[cfg(feature = "mysql")]
         DatabaseLocation::Mysql(_) => (16, Duration::from_secs(3)),
     };
+    // A database server can go away between two requests, so its connections are pinged
+    // before use; an SQLite file cannot, and there the ping would be one more query per
+    // checkout on every write.
+    let ping = !matches!(
+        location,
+        DatabaseLocation::SqliteFile(_) | DatabaseLocation::SqliteMemory
+    );
     let pool = Pool::builder()
+        .test_on_check_out(ping)
         .max_size(max_size)
         .min_idle(Some(1))
         .idle_timeout(None)
