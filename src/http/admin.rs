@@ -9,8 +9,7 @@ use super::schemas::{
     BadRequest, BearerErrorBody, BodyRefused, Detail, NewUserRequest, Revoked, UserBody,
 };
 use super::state::AppState;
-use crate::ledger::Reason;
-use crate::users::{self, NewUser, User, UserKey};
+use crate::users::{NewUser, User};
 
 fn user_body(user: User) -> UserBody {
     UserBody {
@@ -19,10 +18,6 @@ fn user_body(user: User) -> UserBody {
         is_active: user.is_active,
         is_staff: user.is_staff,
     }
-}
-
-fn actor(staff: &Staff) -> String {
-    format!("admin:{}", staff.0.user.id)
 }
 
 #[utoipa::path(
@@ -48,19 +43,14 @@ pub async fn create_user(
     let fields = body::read(&req, payload, state.max_body).await?;
     let [username, password] = fields.strings(["username", "password"])?;
     let is_staff = fields.boolean("is_staff", false)?;
-    let pool = state.tokens.ledger().pool().clone();
+    let accounts = state.accounts.clone();
     let user = crate::http::block(move || {
-        let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
-        users::create(
-            &mut conn,
-            NewUser {
-                username: &username,
-                email: None,
-                password: &password,
-                is_staff,
-            },
-        )
-        .map_err(ApiError::from)
+        accounts.create(NewUser {
+            username: &username,
+            email: None,
+            password: &password,
+            is_staff,
+        })
     })
     .await??;
     Ok(HttpResponse::Created().json(user_body(user)))
@@ -72,13 +62,9 @@ async fn set_active(
     active: bool,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let actor = actor(&staff);
-    let (user, _) = crate::http::block(move || {
-        users::set_active(&ledger, UserKey::Id(id), active, Some(&actor))
-    })
-    .await??;
-    state.users.forget(id);
+    let accounts = state.accounts.clone();
+    let (user, _) =
+        crate::http::block(move || accounts.set_active(&staff.0.user, id, active)).await??;
     Ok(HttpResponse::Ok().json(user_body(user)))
 }
 
@@ -139,11 +125,8 @@ pub async fn revoke(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let (id, actor) = (id.into_inner(), actor(&staff));
-    let revoked = crate::http::block(move || {
-        users::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor))
-    })
-    .await??;
+    let accounts = state.accounts.clone();
+    let id = id.into_inner();
+    let revoked = crate::http::block(move || accounts.revoke_all(&staff.0.user, id)).await??;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }

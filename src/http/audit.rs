@@ -12,8 +12,9 @@ use super::schemas::{
 };
 use super::state::AppState;
 use crate::ledger::flush;
-use crate::ledger::query::{self, EventFilter, TokenFilter};
 use crate::time;
+use crate::tokens::acting;
+use crate::tokens::reader::{EventFilter, TokenFilter};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1_000;
@@ -139,9 +140,8 @@ pub async fn ledger_events(
     };
     let limit = params.limit();
     params.finish()?;
-    let pool = state.tokens.ledger().pool().clone();
-    let events =
-        crate::http::block(move || query::events(&mut *pool.get()?, &filter, limit)).await??;
+    let reader = state.reader.clone();
+    let events = crate::http::block(move || reader.events(&filter, limit)).await??;
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|event| event.seq))
         .flatten();
@@ -176,7 +176,7 @@ pub async fn flush_expired(
     get, path = "/api/admin/tokens/", tag = "admin",
     summary = "The view: tokens by state, user and type, paged by cursor",
     params(
-        ("state" = Option<crate::ledger::view::TokenState>, Query, description = "tokens in this state", example = "blacklisted"),
+        ("state" = Option<crate::ledger::TokenState>, Query, description = "tokens in this state", example = "blacklisted"),
         ("user_id" = Option<i64>, Query, description = "tokens of this user", example = 2),
         ("token_type" = Option<crate::ledger::TokenType>, Query, description = "tokens of this type", example = "refresh"),
         ("cursor" = Option<String>, Query, description = "the previous page's `next`: tokens with a greater jti", example = "b9efa14077404f5782f96d712321b071"),
@@ -205,9 +205,8 @@ pub async fn tokens(
     };
     let limit = params.limit();
     params.finish()?;
-    let pool = state.tokens.ledger().pool().clone();
-    let rows =
-        crate::http::block(move || query::tokens(&mut *pool.get()?, &filter, limit)).await??;
+    let reader = state.reader.clone();
+    let rows = crate::http::block(move || reader.tokens(&filter, limit)).await??;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|row| row.jti.clone()))
         .flatten();
@@ -234,9 +233,8 @@ pub async fn blacklist_token(
     jti: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = state.tokens.clone();
-    let actor = format!("admin:{}", staff.0.user.id);
-    let row = crate::http::block(move || tokens.admin_blacklist(&jti, &actor))
+    let (tokens, by) = (state.tokens.clone(), staff.0.user.clone());
+    let row = crate::http::block(move || acting::admin_blacklist(&tokens, &by, &jti))
         .await??
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(TokenBody::from(row)))
@@ -260,10 +258,10 @@ pub async fn token_history(
     jti: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let pool = state.tokens.ledger().pool().clone();
+    let reader = state.reader.clone();
     let jti = jti.into_inner();
     let wanted = jti.clone();
-    let history = crate::http::block(move || query::history(&mut *pool.get()?, &wanted))
+    let history = crate::http::block(move || reader.history(&wanted))
         .await??
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(TokenHistory {
@@ -299,9 +297,8 @@ pub async fn tokens_at(
     let at = params.datetime("at").unwrap_or_else(time::now);
     params.finish()?;
     let user_id = id.into_inner();
-    let pool = state.tokens.ledger().pool().clone();
-    let rows =
-        crate::http::block(move || query::tokens_at(&mut *pool.get()?, user_id, at)).await??;
+    let reader = state.reader.clone();
+    let rows = crate::http::block(move || reader.tokens_at(user_id, at)).await??;
     Ok(HttpResponse::Ok().json(TokensAt {
         at: time::rfc3339::format(&at),
         tokens: rows.into_iter().map(TokenBody::from).collect(),

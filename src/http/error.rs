@@ -5,6 +5,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
 use crate::db::StoreError;
+use crate::tokens::acting::PasswordChangeError;
+use crate::tokens::authenticate::Refused;
 use crate::tokens::{AuthError, BearerFailure};
 
 /// Field name -> messages, in the order the fields were declared (DRF's validation body).
@@ -55,6 +57,26 @@ pub enum BearerError {
     NoUserClaim,
     UserNotFound,
     UserInactive,
+}
+
+impl From<Refused> for BearerError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Token(failures) => BearerError::Invalid(failures),
+            Refused::NoUserClaim => BearerError::NoUserClaim,
+            Refused::UserNotFound => BearerError::UserNotFound,
+            Refused::UserInactive => BearerError::UserInactive,
+        }
+    }
+}
+
+impl From<PasswordChangeError> for ApiError {
+    fn from(err: PasswordChangeError) -> Self {
+        match err {
+            PasswordChangeError::Check(err) => err.into(),
+            PasswordChangeError::Change(err) => err.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

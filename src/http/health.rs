@@ -5,9 +5,7 @@ use actix_web::{HttpResponse, web};
 use super::error::ApiError;
 use super::schemas::{Detail, Health, Ready};
 use super::state::AppState;
-use crate::db::{self, StoreError};
-use crate::ledger::chain::head_seq;
-use crate::ledger::{TokenState, view};
+use crate::ledger::TokenState;
 
 #[utoipa::path(
     get, path = "/healthz", tag = "operations",
@@ -29,22 +27,15 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let ledger_seq = crate::http::block(move || {
-        let mut conn = ledger.pool().get()?;
-        db::ping(&mut conn)?;
-        head_seq(&mut conn)
-    })
-    .await?
-    .map_err(|err: StoreError| ApiError::Unavailable(err.to_string()))?;
-    let revocations = state.tokens.ledger().revocations();
-    revocations.observe_head(ledger_seq);
-    let applied_seq = revocations.applied_seq();
+    let reader = state.reader.clone();
+    let ready = crate::http::block(move || reader.readiness())
+        .await?
+        .map_err(|err| ApiError::Unavailable(err.to_string()))?;
     Ok(HttpResponse::Ok().json(Ready {
         status: "ok".into(),
-        applied_seq,
-        ledger_seq,
-        lag: (ledger_seq - applied_seq).max(0),
+        applied_seq: ready.applied_seq,
+        ledger_seq: ready.ledger_seq,
+        lag: ready.lag,
     }))
 }
 
@@ -56,16 +47,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// Prometheus text format: requests per route, ledger events committed here, the view's size,
 /// and the revocation state the hot path answers from.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let ledger = state.tokens.ledger().clone();
+    let reader = state.reader.clone();
     // Without the database the other series still tell what happened; the view's size is left
     // out rather than the whole answer failing.
-    let view_size = crate::http::block(move || {
-        let mut conn = ledger.pool().get()?;
-        view::size_by_state(&mut conn)
-    })
-    .await
-    .ok()
-    .and_then(Result::ok);
+    let view_size = crate::http::block(move || reader.view_size())
+        .await
+        .ok()
+        .and_then(Result::ok);
     let ledger = state.tokens.ledger();
     let mut body = format!(
         "# HELP tokenledger_db_queries_total Database queries run for requests (background work excluded).\n\

@@ -14,6 +14,8 @@ pub mod feed;
 pub mod forward_auth;
 pub mod health;
 pub mod jwks;
+#[cfg(test)]
+mod layering;
 pub mod me;
 pub mod metadata;
 pub mod metrics;

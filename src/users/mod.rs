@@ -1,5 +1,6 @@
 //! Users: the account table, password checks, and the account changes that also revoke tokens.
 
+pub mod accounts;
 pub mod directory;
 pub mod hash_queue;
 pub mod password;
@@ -15,6 +16,7 @@ use crate::db::{DbConn, DbPool, StoreError};
 use crate::ledger::{Decision, Ledger, NewEvent, Reason, view};
 use crate::time;
 
+pub use accounts::{Accounts, Actor};
 pub use directory::{Principal, UserDirectory};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]

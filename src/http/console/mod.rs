@@ -22,8 +22,9 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime};
 use sha2::{Digest, Sha256};
 
-use crate::db::{self, StoreError};
+use crate::db::StoreError;
 use crate::tokens::TokenService;
+use crate::tokens::shared_key::shared_key;
 use crate::users::UserError;
 
 pub use session::Signed;
@@ -40,13 +41,9 @@ pub struct Console {
 
 impl Console {
     pub fn load(tokens: &TokenService) -> Result<Self, StoreError> {
-        let mut conn = tokens.ledger().pool().get()?;
-        let (csrf_key, _) = db::secrets::get_or_create(&mut conn, "console_csrf_key", || {
-            let mut bytes = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-            hex::encode(bytes)
-        })?;
-        Ok(Self { csrf_key })
+        Ok(Self {
+            csrf_key: shared_key(tokens.ledger(), "console_csrf_key")?,
+        })
     }
 
     /// The CSRF token of the session whose token has this jti: the same for the session's

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -19,9 +20,10 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use super::{Console, ConsoleError};
 use crate::http::state::AppState;
 use crate::ledger::TokenType;
+use crate::time;
+use crate::tokens::authenticate::{Authenticated, Credential, Step};
 use crate::tokens::claims::Verified;
-use crate::users::{self, User};
-use crate::{db::StoreError, time};
+use crate::users::Principal;
 
 pub const COOKIE: &str = "tokenledger_console";
 const COOKIE_PATH: &str = "/admin/";
@@ -29,18 +31,13 @@ const COOKIE_PATH: &str = "/admin/";
 /// A signed-in, active staff user.
 #[derive(Debug)]
 pub struct Signed {
-    pub user: User,
+    pub user: Arc<Principal>,
     pub token: Verified,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
 }
 
 impl Signed {
-    /// Who the ledger names as the actor of this user's admin changes (as the JSON API does).
-    pub fn actor(&self) -> String {
-        format!("admin:{}", self.user.id)
-    }
-
     /// A change may go ahead: its form carries this session's CSRF token and, when the
     /// browser names one, it comes from this host.
     pub fn check_change(
@@ -103,24 +100,17 @@ pub async fn signed_in(req: &HttpRequest) -> Result<Option<Signed>, ConsoleError
 /// The session this token is, if it is one of active staff (renewed when due).
 pub async fn session_of(req: &HttpRequest, raw: String) -> Result<Option<Signed>, ConsoleError> {
     let (state, console) = app(req)?;
-    let Ok(token) = state.tokens.decode(&raw, Some(TokenType::Sliding)) else {
+    let authenticated = match state.authenticator.start(&raw, Credential::ConsoleSession) {
+        Ok(Step::Known(auth)) => Ok(auth),
+        Ok(Step::Read(lookup)) => crate::http::block(move || lookup.finish()).await??,
+        Err(refused) => Err(refused),
+    };
+    let Ok(Authenticated { user, token }) = authenticated else {
         return Ok(None);
     };
-    if state.tokens.ledger().revocations().is_revoked(&token.jti) {
+    if !user.is_staff {
         return Ok(None);
     }
-    let Some(user_id) = token.user_id() else {
-        return Ok(None);
-    };
-    let pool = state.tokens.ledger().pool().clone();
-    let user = crate::http::block(move || {
-        let mut conn = pool.get().map_err(StoreError::from)?;
-        users::find(&mut conn, user_id)
-    })
-    .await??;
-    let Some(user) = user.filter(|user| user.is_active && user.is_staff) else {
-        return Ok(None);
-    };
     let now = time::to_unix(time::now());
     let lifetime = state.tokens.policy().lifetime(TokenType::Sliding);
     if token.exp - now < lifetime / 2 {
