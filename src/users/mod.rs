@@ -3,14 +3,15 @@
 pub mod accounts;
 pub mod directory;
 pub mod hash_queue;
+pub mod login_rate;
 pub mod password;
 pub mod throttle;
+pub mod username_field;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::config::UsernameField;
 use crate::db::schema::users;
 use crate::db::{DbConn, DbPool, StoreError};
 use crate::ledger::{Decision, Ledger, NewEvent, Reason, view};
@@ -18,6 +19,7 @@ use crate::time;
 
 pub use accounts::{Accounts, Actor};
 pub use directory::{Principal, UserDirectory};
+pub use username_field::UsernameField;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users)]
