@@ -1,11 +1,10 @@
 //! Staff-only audit and maintenance over the ledger (contract section 6).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDateTime};
-use serde_json::json;
 
 use super::bearer::Staff;
-use super::error::{ApiError, FieldErrors};
+use super::error::ApiError;
+use super::params::Params;
 use super::schemas::{
     BearerErrorBody, Detail, EventPage, Expired, TokenBody, TokenHistory, TokenPage, TokensAt,
     ValidationErrors,
@@ -15,90 +14,6 @@ use crate::ledger::flush;
 use crate::time;
 use crate::tokens::acting;
 use crate::tokens::reader::{EventFilter, TokenFilter};
-
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 1_000;
-
-/// Query parameters checked one by one, collecting every field's error as DRF does.
-pub(super) struct Params {
-    pairs: Vec<(String, String)>,
-    errors: FieldErrors,
-}
-
-impl Params {
-    pub(super) fn of(req: &HttpRequest) -> Self {
-        Self {
-            pairs: serde_urlencoded::from_str(req.query_string()).unwrap_or_default(),
-            errors: FieldErrors::new(),
-        }
-    }
-
-    /// The last value given for `name`, if non-empty (DRF filters ignore empty values).
-    pub(super) fn raw(&self, name: &str) -> Option<String> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    }
-
-    fn parsed<T>(&mut self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        let raw = self.raw(name)?;
-        match parse(&raw) {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.errors.insert(name.into(), json!([message]));
-                None
-            }
-        }
-    }
-
-    pub(super) fn integer(&mut self, name: &str) -> Option<i64> {
-        self.parsed(name, |raw| {
-            raw.trim()
-                .parse()
-                .map_err(|_| "A valid integer is required.".to_owned())
-        })
-    }
-
-    fn choice<T: std::str::FromStr>(&mut self, name: &str) -> Option<T> {
-        self.parsed(name, |raw| {
-            raw.parse()
-                .map_err(|_| format!("\"{raw}\" is not a valid choice."))
-        })
-    }
-
-    fn datetime(&mut self, name: &str) -> Option<NaiveDateTime> {
-        self.parsed(name, |raw| {
-            DateTime::parse_from_rfc3339(raw)
-                .map(|at| at.naive_utc())
-                .map_err(|_| {
-                    "Datetime has wrong format. Use one of these formats instead: \
-                     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-                        .to_owned()
-                })
-        })
-    }
-
-    pub(super) fn limit(&mut self) -> i64 {
-        let limit = self.integer("limit").unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            self.errors.insert(
-                "limit".into(),
-                json!([format!("Ensure this value is between 1 and {MAX_LIMIT}.")]),
-            );
-        }
-        limit
-    }
-
-    pub(super) fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Fields(self.errors))
-        }
-    }
-}
 
 #[utoipa::path(
     get, path = "/api/admin/ledger/", tag = "admin",

@@ -16,9 +16,9 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::audit::Params;
 use super::bearer::Staff;
 use super::error::{ApiError, FieldErrors};
+use super::params::Params;
 use super::schemas::{BearerErrorBody, Detail, ValidationErrors};
 use super::state::AppState;
 use crate::config::Secret;

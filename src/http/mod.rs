@@ -21,6 +21,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod oauth;
 pub mod origin;
+pub mod params;
 pub mod refresh_cookie;
 pub mod request_metrics;
 pub mod request_span;
