@@ -1,4 +1,6 @@
-//! Staff-only audit and maintenance over the ledger (contract section 6).
+//! Staff-only reads of the ledger and the view (contract section 6): the events, the view's
+//! tokens, a token's history, a user's tokens at an instant. The changes staff make are in
+//! `admin.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -6,13 +8,11 @@ use super::bearer::Staff;
 use super::error::ApiError;
 use super::params::Params;
 use super::schemas::{
-    BearerErrorBody, Detail, EventPage, Expired, TokenBody, TokenHistory, TokenPage, TokensAt,
+    BearerErrorBody, Detail, EventPage, TokenBody, TokenHistory, TokenPage, TokensAt,
     ValidationErrors,
 };
 use super::state::AppState;
-use crate::ledger::flush;
 use crate::time;
-use crate::tokens::acting;
 use crate::tokens::reader::{EventFilter, TokenFilter};
 
 #[utoipa::path(
@@ -64,30 +64,6 @@ pub async fn ledger_events(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/maintenance/flush-expired/", tag = "admin",
-    summary = "Record `expired` for every ended token and drop it from the view (as the CLI)",
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 200, description = "How many tokens were recorded as expired", body = Expired),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
-    )
-)]
-pub async fn flush_expired(
-    _staff: Staff,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let leeway = std::time::Duration::from_secs(state.tokens.policy().leeway.max(0) as u64);
-    let expired = crate::http::block(move || {
-        let cutoff = flush::cutoff(time::now(), leeway);
-        flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})
-    })
-    .await??;
-    Ok(HttpResponse::Ok().json(Expired { expired }))
-}
-
-#[utoipa::path(
     get, path = "/api/admin/tokens/", tag = "admin",
     summary = "The view: tokens by state, user and type, paged by cursor",
     params(
@@ -129,30 +105,6 @@ pub async fn tokens(
         results: rows.into_iter().map(TokenBody::from).collect(),
         next,
     }))
-}
-
-#[utoipa::path(
-    post, path = "/api/admin/tokens/{jti}/blacklist/", tag = "admin",
-    summary = "Blacklist one token (reason admin); idempotent",
-    params(("jti" = String, Path, description = "The token's `jti` claim", example = "b9efa14077404f5782f96d712321b071")),
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 200, description = "The token, blacklisted", body = TokenBody),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
-        (status = 404, description = "The view holds no such token", body = Detail),
-    )
-)]
-pub async fn blacklist_token(
-    staff: Staff,
-    jti: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let (tokens, by) = (state.tokens.clone(), staff.0.user.clone());
-    let row = crate::http::block(move || acting::admin_blacklist(&tokens, &by, &jti))
-        .await??
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(TokenBody::from(row)))
 }
 
 #[utoipa::path(

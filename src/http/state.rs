@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use actix_web::http::header::HeaderValue;
 
-use super::metrics::HttpMetrics;
+use super::metrics::{HttpMetrics, LedgerState};
 use super::refresh_cookie::RefreshCookie;
 use crate::tokens::{Authenticator, LedgerReader, TokenService};
 use crate::users::{Accounts, UserDirectory};
@@ -49,7 +49,8 @@ impl AppState {
             accounts,
             metrics: HttpMetrics::default()
                 .including(tokens.ledger().appended().clone())
-                .including(tokens.ledger().commits().clone()),
+                .including(tokens.ledger().commits().clone())
+                .including(LedgerState::new(tokens.ledger().clone())),
             tokens,
             max_body,
             header_types: header_types
