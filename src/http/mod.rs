@@ -1,7 +1,7 @@
 //! HTTP: routes, handlers (one file per area), body and query parsing, the extractors (all
 //! over `tokens::Authenticator`), and the mapping of errors to the wire contract (`error.rs`;
 //! the console's HTML pages in `console/error.rs`). Handlers call the domain (`tokens`,
-//! `users`) and never touch the database themselves; `layering.rs` checks that.
+//! `users`) and never touch the database themselves; `src/house_rules.rs` checks that.
 
 pub mod admin;
 pub mod audit;
@@ -14,8 +14,6 @@ pub mod error;
 pub mod feed;
 pub mod forward_auth;
 pub mod jwks;
-#[cfg(test)]
-mod layering;
 pub mod me;
 pub mod metadata;
 pub mod metrics;
