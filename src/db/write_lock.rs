@@ -3,6 +3,8 @@
 
 use diesel::Connection;
 use diesel::RunQueryDsl;
+#[cfg(feature = "mysql")]
+use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;
 

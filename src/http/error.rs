@@ -16,6 +16,9 @@ pub type FieldErrors = Map<String, Value>;
 pub enum ApiError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The database failed a request that was not an authentication (`Auth` keeps its own).
+    #[error(transparent)]
+    Store(StoreError),
     #[error("bearer authentication failed: {0:?}")]
     Bearer(BearerError),
     #[error("invalid fields")]
@@ -81,7 +84,7 @@ impl From<PasswordChangeError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Auth(AuthError::Store(err))
+        ApiError::Store(err)
     }
 }
 
@@ -135,16 +138,10 @@ impl ApiError {
                     S::BAD_REQUEST,
                     json!({"non_field_errors": [err.to_string()]}),
                 ),
-                AuthError::Store(StoreError::Unavailable(_) | StoreError::Conflict) => {
-                    (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE))
-                }
-                AuthError::Store(StoreError::NulCharacter) => {
-                    (S::BAD_REQUEST, detail("Null characters are not allowed."))
-                }
-                AuthError::Store(_) | AuthError::Signing(_) => {
-                    (S::INTERNAL_SERVER_ERROR, detail(INTERNAL))
-                }
+                AuthError::Store(err) => store_status(err),
+                AuthError::Signing(_) => (S::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
             },
+            ApiError::Store(err) => store_status(err),
             ApiError::Bearer(err) => (S::UNAUTHORIZED, bearer_body(err)),
             ApiError::Fields(fields) => (S::BAD_REQUEST, Value::Object(fields.clone())),
             ApiError::JsonParse(_) | ApiError::MultipartParse(_) => (S::BAD_REQUEST, detail(self)),
@@ -158,6 +155,20 @@ impl ApiError {
             ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
         }
+    }
+}
+
+/// An outage is 503 (retry), a NUL character the client's 400, anything else a 500.
+fn store_status(err: &StoreError) -> (StatusCode, Value) {
+    match err {
+        StoreError::Unavailable(_) | StoreError::Conflict => {
+            (StatusCode::SERVICE_UNAVAILABLE, detail(UNAVAILABLE))
+        }
+        StoreError::NulCharacter => (
+            StatusCode::BAD_REQUEST,
+            detail("Null characters are not allowed."),
+        ),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
     }
 }
 
