@@ -14,7 +14,12 @@ use crate::ledger::TokenType;
 pub const ENV_PREFIX: &str = "TOKENLEDGER_";
 
 mod feed;
+pub(crate) mod lenient;
+mod validate;
 pub use feed::{WebhookSecret, WebhookSelection};
+// The domain's own types, named here because settings hold them.
+pub use crate::users::login_rate::LoginRate;
+pub use crate::users::username_field::UsernameField;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -60,31 +65,6 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UsernameField {
-    Username,
-    Email,
-}
-
-impl UsernameField {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UsernameField::Username => "username",
-            UsernameField::Email => "email",
-        }
-    }
-}
-
-/// How log lines are written: for a person (`text`) or for a log collector (`json`, one object
-/// per line with the request's span fields, `request_id` among them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 /// The signing algorithms of contract section 2, by their JOSE names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SigningAlgorithm {
@@ -106,6 +86,35 @@ impl SigningAlgorithm {
     pub fn is_hmac(self) -> bool {
         matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
     }
+}
+
+/// A user field `token_claims` may copy into access and sliding tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserClaim {
+    Username,
+    Email,
+    IsStaff,
+}
+
+impl UserClaim {
+    pub const ALL: [UserClaim; 3] = [UserClaim::Username, UserClaim::Email, UserClaim::IsStaff];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserClaim::Username => "username",
+            UserClaim::Email => "email",
+            UserClaim::IsStaff => "is_staff",
+        }
+    }
+}
+
+/// How log lines are written: for a person (`text`) or for a log collector (`json`, one object
+/// per line with the request's span fields, `request_id` among them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,63 +220,6 @@ pub struct Settings {
     pub password_hash_queue: usize,
 }
 
-/// `N/DURATION`: at most N failures in any window of DURATION (`5/15m`); `off` (or `0`)
-/// throttles nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginRate {
-    pub failures: u32,
-    pub window: Duration,
-}
-
-impl LoginRate {
-    pub const OFF: LoginRate = LoginRate {
-        failures: 0,
-        window: Duration::ZERO,
-    };
-
-    pub fn is_off(&self) -> bool {
-        self.failures == 0 || self.window.is_zero()
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        if text.eq_ignore_ascii_case("off") || text == "0" {
-            return Ok(Self::OFF);
-        }
-        let (failures, window) = text
-            .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not a rate such as 5/15m"))?;
-        let failures = failures
-            .trim()
-            .parse()
-            .map_err(|_| format!("{text:?} is not a rate such as 5/15m"))?;
-        let window = lenient::duration::parse(window)?;
-        Ok(Self { failures, window })
-    }
-}
-
-impl fmt::Display for LoginRate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_off() {
-            return f.write_str("off");
-        }
-        write!(f, "{}/{}s", self.failures, self.window.as_secs())
-    }
-}
-
-impl Serialize for LoginRate {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for LoginRate {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = lenient::string(deserializer)?;
-        LoginRate::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -327,47 +279,6 @@ impl Default for Settings {
     }
 }
 
-/// `scheme://host[:port]` and nothing more, as browsers send in `Origin`.
-fn is_origin(origin: &str) -> bool {
-    origin.parse::<actix_web::http::Uri>().is_ok_and(|uri| {
-        matches!(uri.scheme_str(), Some("http" | "https"))
-            && uri.host().is_some_and(|host| !host.is_empty())
-            && uri
-                .path_and_query()
-                .is_none_or(|path| path.as_str().is_empty() || path.as_str() == "/")
-            && !origin.ends_with('/')
-    })
-}
-
-/// A user field `token_claims` may copy into access and sliding tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserClaim {
-    Username,
-    Email,
-    IsStaff,
-}
-
-impl UserClaim {
-    pub const ALL: [UserClaim; 3] = [UserClaim::Username, UserClaim::Email, UserClaim::IsStaff];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserClaim::Username => "username",
-            UserClaim::Email => "email",
-            UserClaim::IsStaff => "is_staff",
-        }
-    }
-}
-
-/// A cookie name that needs no quoting anywhere: what `tl_refresh` looks like.
-fn is_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl Settings {
     /// Defaults, then the TOML file (if any), then the environment: the environment wins.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -387,48 +298,6 @@ impl Settings {
             .extract()?;
         settings.validate()?;
         Ok(settings)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.auth_header_types.is_empty() {
-            return Err(ConfigError::Invalid(
-                "auth_header_types must name at least one scheme".into(),
-            ));
-        }
-        self.bearer_token_types()?;
-        if let Some(bad) = self
-            .trusted_proxies
-            .iter()
-            .find(|proxy| proxy.parse::<std::net::IpAddr>().is_err())
-        {
-            return Err(ConfigError::Invalid(format!(
-                "trusted_proxies: {bad:?} is not an IP address"
-            )));
-        }
-        if let Some(bad) = self
-            .cors_origins
-            .iter()
-            .find(|origin| *origin != "*" && !is_origin(origin))
-        {
-            return Err(ConfigError::Invalid(format!(
-                "cors_origins: {bad:?} is not an origin (scheme://host[:port], or *)"
-            )));
-        }
-        feed::validate(self)?;
-        self.user_claims()?;
-        if let Some(name) = &self.refresh_cookie
-            && !is_cookie_name(name)
-        {
-            return Err(ConfigError::Invalid(format!(
-                "refresh_cookie: {name:?} is not a cookie name (letters, digits, - and _)"
-            )));
-        }
-        if self.signing_key.is_some() && self.signing_key_file.is_some() {
-            return Err(ConfigError::Invalid(
-                "set signing_key or signing_key_file, not both".into(),
-            ));
-        }
-        Ok(())
     }
 
     /// The user fields `token_claims` names, each once; an unknown name is an error.
@@ -496,200 +365,5 @@ impl Settings {
                 Err(source) => Err(ConfigError::KeyFile { path, source }),
             })
             .collect()
-    }
-}
-
-/// Deserializers that accept what people type into environment variables and TOML alike.
-mod lenient {
-    use std::time::Duration;
-
-    use serde::de::{self, Deserializer, Visitor};
-    use serde::{Deserialize, Serializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Bool(bool),
-        Int(i64),
-        Float(f64),
-        Text(String),
-    }
-
-    impl Scalar {
-        fn into_text(self) -> String {
-            match self {
-                Scalar::Bool(b) => b.to_string(),
-                Scalar::Int(i) => i.to_string(),
-                Scalar::Float(f) => f.to_string(),
-                Scalar::Text(s) => s,
-            }
-        }
-    }
-
-    /// Any scalar as text: a numeric-looking secret is still a string.
-    pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        Scalar::deserialize(deserializer).map(Scalar::into_text)
-    }
-
-    pub fn optional_string<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<String>, D::Error> {
-        Ok(Option::<Scalar>::deserialize(deserializer)?
-            .map(Scalar::into_text)
-            .filter(|text| !text.is_empty()))
-    }
-
-    pub fn boolean<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-        match Scalar::deserialize(deserializer)? {
-            Scalar::Bool(b) => Ok(b),
-            Scalar::Int(0) => Ok(false),
-            Scalar::Int(1) => Ok(true),
-            Scalar::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => Ok(true),
-                "false" | "no" | "off" | "0" => Ok(false),
-                other => Err(de::Error::custom(format!(
-                    "expected a boolean, got {other:?}"
-                ))),
-            },
-            _ => Err(de::Error::custom("expected a boolean")),
-        }
-    }
-
-    pub mod duration {
-        use super::*;
-
-        /// Plain seconds or a humantime string (`90s`, `5m`, `1d`).
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            deserializer: D,
-        ) -> Result<Duration, D::Error> {
-            match Scalar::deserialize(deserializer)? {
-                Scalar::Int(secs) if secs >= 0 => Ok(Duration::from_secs(secs as u64)),
-                Scalar::Float(secs) if secs >= 0.0 && secs.is_finite() => {
-                    Ok(Duration::from_secs_f64(secs))
-                }
-                Scalar::Text(text) => parse(&text).map_err(de::Error::custom),
-                _ => Err(de::Error::custom(
-                    "expected a duration such as 90s, 5m or 1d",
-                )),
-            }
-        }
-
-        pub fn parse(text: &str) -> Result<Duration, String> {
-            let text = text.trim();
-            if let Ok(secs) = text.parse::<u64>() {
-                return Ok(Duration::from_secs(secs));
-            }
-            humantime::parse_duration(text)
-                .map_err(|err| format!("{text:?} is not a duration such as 90s, 5m or 1d: {err}"))
-        }
-
-        pub fn serialize<S: Serializer>(
-            value: &Duration,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
-            serializer.serialize_u64(value.as_secs())
-        }
-    }
-
-    pub mod comma_list {
-        use super::*;
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            deserializer: D,
-        ) -> Result<Vec<String>, D::Error> {
-            struct ListVisitor;
-            impl<'de> Visitor<'de> for ListVisitor {
-                type Value = Vec<String>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("a comma-separated string or a list of strings")
-                }
-                fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-                    Ok(text
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|item| !item.is_empty())
-                        .map(str::to_owned)
-                        .collect())
-                }
-                fn visit_seq<A: de::SeqAccess<'de>>(
-                    self,
-                    mut seq: A,
-                ) -> Result<Self::Value, A::Error> {
-                    let mut items = Vec::new();
-                    while let Some(item) = seq.next_element::<String>()? {
-                        items.push(item);
-                    }
-                    Ok(items)
-                }
-            }
-            deserializer.deserialize_any(ListVisitor)
-        }
-
-        pub fn serialize<S: Serializer>(
-            value: &[String],
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
-            serializer.serialize_str(&value.join(","))
-        }
-    }
-
-    pub mod byte_size {
-        use super::*;
-
-        /// Plain bytes or a size with a unit: `64KiB`, `1MiB`, `64KB`, `512B`.
-        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
-            match Scalar::deserialize(deserializer)? {
-                Scalar::Int(bytes) if bytes > 0 => Ok(bytes as usize),
-                Scalar::Text(text) => parse(&text).map_err(de::Error::custom),
-                _ => Err(de::Error::custom("expected a size such as 64KiB")),
-            }
-        }
-
-        pub fn parse(text: &str) -> Result<usize, String> {
-            let text = text.trim();
-            let split = text
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(text.len());
-            let (number, unit) = text.split_at(split);
-            let number: usize = number
-                .parse()
-                .map_err(|_| format!("{text:?} is not a size"))?;
-            let scale = match unit.trim().to_ascii_lowercase().as_str() {
-                "" | "b" => 1,
-                "kib" | "k" => 1024,
-                "kb" => 1000,
-                "mib" | "m" => 1024 * 1024,
-                "mb" => 1_000_000,
-                _ => return Err(format!("{text:?}: unknown unit (use B, KiB, MiB)")),
-            };
-            Ok(number * scale)
-        }
-
-        pub fn serialize<S: Serializer>(value: &usize, serializer: S) -> Result<S::Ok, S::Error> {
-            serializer.serialize_u64(*value as u64)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lenient::{byte_size, duration};
-    use std::time::Duration;
-
-    #[test]
-    fn durations_accept_humantime_and_plain_seconds() {
-        assert_eq!(duration::parse("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(duration::parse("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(duration::parse("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(duration::parse("42"), Ok(Duration::from_secs(42)));
-        assert!(duration::parse("soon").is_err());
-    }
-
-    #[test]
-    fn sizes_accept_units() {
-        assert_eq!(byte_size::parse("64KiB"), Ok(65_536));
-        assert_eq!(byte_size::parse("1MiB"), Ok(1_048_576));
-        assert_eq!(byte_size::parse("100"), Ok(100));
-        assert!(byte_size::parse("lots").is_err());
     }
 }

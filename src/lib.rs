@@ -5,6 +5,8 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+#[cfg(test)]
+mod house_rules;
 pub mod http;
 pub mod import;
 pub mod ledger;

@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::forward_auth::EveryMethod;
 use crate::http::{
-    admin, audit, discovery, feed, forward_auth, health, jwks, me, oauth, schemas, sessions, tokens,
+    admin, audit, discovery, feed, forward_auth, jwks, me, oauth, operations, schemas, sessions,
+    tokens,
 };
 
 #[derive(OpenApi)]
@@ -37,18 +38,18 @@ use crate::http::{
         admin::revoke,
         audit::ledger_events,
         audit::tokens,
-        audit::blacklist_token,
+        admin::blacklist_token,
         audit::token_history,
         audit::tokens_at,
-        audit::flush_expired,
+        admin::flush_expired,
         oauth::revoke,
         oauth::introspect,
         feed::revocations,
         feed::stream,
         jwks::jwks,
-        health::healthz,
-        health::readyz,
-        health::metrics,
+        operations::healthz,
+        operations::readyz,
+        operations::metrics,
         forward_auth::check,
         discovery::metadata,
     ),
@@ -124,7 +125,8 @@ impl Modify for BearerAuth {
 /// `WWW-Authenticate` challenge that every 401 carries.
 struct CommonResponses;
 
-/// Endpoints answered from the process alone: no database, nothing that can fail.
+/// Endpoints that answer no 503 or 500: the process alone answers them (`/metrics` also reads
+/// the view's size, and leaves that series out when the database does not answer).
 const PROCESS_ONLY: [&str; 4] = [
     "/healthz",
     "/metrics",

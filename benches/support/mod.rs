@@ -86,7 +86,9 @@ pub struct Run {
 
 /// Operations per second of `runs` (one per client) run at once: each client's operations
 /// over its own window, summed; and every latency, sorted.
-pub async fn throughput(runs: impl IntoIterator<Item = impl Future<Output = Run>>) -> (f64, Vec<Duration>) {
+pub async fn throughput(
+    runs: impl IntoIterator<Item = impl Future<Output = Run>>,
+) -> (f64, Vec<Duration>) {
     let runs = futures_util::future::join_all(runs).await;
     let per_second = runs
         .iter()

@@ -1,4 +1,4 @@
-//! Staff-only account administration (contract section 6).
+//! Staff-only changes (contract section 6): accounts, blacklisting a token, the expiry flush.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -6,12 +6,14 @@ use super::bearer::Staff;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    BadRequest, BearerErrorBody, BodyRefused, Detail, NewUserRequest, Revoked, UserBody,
+    BadRequest, BearerErrorBody, BodyRefused, Detail, Expired, NewUserRequest, Revoked, TokenBody,
+    UserBody,
 };
 use super::state::AppState;
-use crate::ledger::Reason;
-use crate::tokens::accounts;
-use crate::users::{self, NewUser, User, UserKey};
+use crate::ledger::flush;
+use crate::time;
+use crate::tokens::acting;
+use crate::users::{NewUser, User};
 
 fn user_body(user: User) -> UserBody {
     UserBody {
@@ -20,10 +22,6 @@ fn user_body(user: User) -> UserBody {
         is_active: user.is_active,
         is_staff: user.is_staff,
     }
-}
-
-fn actor(staff: &Staff) -> String {
-    format!("admin:{}", staff.0.user.id)
 }
 
 #[utoipa::path(
@@ -49,19 +47,14 @@ pub async fn create_user(
     let fields = body::read(&req, payload, state.max_body).await?;
     let [username, password] = fields.strings(["username", "password"])?;
     let is_staff = fields.boolean("is_staff", false)?;
-    let pool = state.tokens.ledger().pool().clone();
+    let accounts = state.accounts.clone();
     let user = crate::http::block(move || {
-        let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
-        users::create(
-            &mut conn,
-            NewUser {
-                username: &username,
-                email: None,
-                password: &password,
-                is_staff,
-            },
-        )
-        .map_err(ApiError::from)
+        accounts.create(NewUser {
+            username: &username,
+            email: None,
+            password: &password,
+            is_staff,
+        })
     })
     .await??;
     Ok(HttpResponse::Created().json(user_body(user)))
@@ -73,13 +66,9 @@ async fn set_active(
     active: bool,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let actor = actor(&staff);
-    let (user, _) = crate::http::block(move || {
-        accounts::set_active(&ledger, UserKey::Id(id), active, Some(&actor))
-    })
-    .await??;
-    state.users.forget(id);
+    let accounts = state.accounts.clone();
+    let (user, _) =
+        crate::http::block(move || accounts.set_active(&staff.0.user, id, active)).await??;
     Ok(HttpResponse::Ok().json(user_body(user)))
 }
 
@@ -140,11 +129,56 @@ pub async fn revoke(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let accounts = state.accounts.clone();
+    let id = id.into_inner();
+    let revoked = crate::http::block(move || accounts.revoke_all(&staff.0.user, id)).await??;
+    Ok(HttpResponse::Ok().json(Revoked { revoked }))
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/tokens/{jti}/blacklist/", tag = "admin",
+    summary = "Blacklist one token (reason admin); idempotent",
+    params(("jti" = String, Path, description = "The token's `jti` claim", example = "b9efa14077404f5782f96d712321b071")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The token, blacklisted", body = TokenBody),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+        (status = 404, description = "The view holds no such token", body = Detail),
+    )
+)]
+pub async fn blacklist_token(
+    staff: Staff,
+    jti: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (tokens, by) = (state.tokens.clone(), staff.0.user.clone());
+    let row = crate::http::block(move || acting::admin_blacklist(&tokens, &by, &jti))
+        .await??
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(TokenBody::from(row)))
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/maintenance/flush-expired/", tag = "admin",
+    summary = "Record `expired` for every ended token and drop it from the view (as the CLI)",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "How many tokens were recorded as expired", body = Expired),
+        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        (status = 403, description = "Not staff", body = Detail),
+    )
+)]
+pub async fn flush_expired(
+    _staff: Staff,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let ledger = state.tokens.ledger().clone();
-    let (id, actor) = (id.into_inner(), actor(&staff));
-    let revoked = crate::http::block(move || {
-        accounts::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor))
+    let leeway = std::time::Duration::from_secs(state.tokens.policy().leeway.max(0) as u64);
+    let expired = crate::http::block(move || {
+        let cutoff = flush::cutoff(time::now(), leeway);
+        flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Revoked { revoked }))
+    Ok(HttpResponse::Ok().json(Expired { expired }))
 }

@@ -1,103 +1,19 @@
-//! Staff-only audit and maintenance over the ledger (contract section 6).
+//! Staff-only reads of the ledger and the view (contract section 6): the events, the view's
+//! tokens, a token's history, a user's tokens at an instant. The changes staff make are in
+//! `admin.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDateTime};
-use serde_json::json;
 
 use super::bearer::Staff;
-use super::error::{ApiError, FieldErrors};
+use super::error::ApiError;
+use super::params::Params;
 use super::schemas::{
-    BearerErrorBody, Detail, EventPage, Expired, TokenBody, TokenHistory, TokenPage, TokensAt,
+    BearerErrorBody, Detail, EventPage, TokenBody, TokenHistory, TokenPage, TokensAt,
     ValidationErrors,
 };
 use super::state::AppState;
-use crate::ledger::flush;
-use crate::ledger::query::{self, EventFilter, TokenFilter};
 use crate::time;
-
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 1_000;
-
-/// Query parameters checked one by one, collecting every field's error as DRF does.
-pub(super) struct Params {
-    pairs: Vec<(String, String)>,
-    errors: FieldErrors,
-}
-
-impl Params {
-    pub(super) fn of(req: &HttpRequest) -> Self {
-        Self {
-            pairs: serde_urlencoded::from_str(req.query_string()).unwrap_or_default(),
-            errors: FieldErrors::new(),
-        }
-    }
-
-    /// The last value given for `name`, if non-empty (DRF filters ignore empty values).
-    pub(super) fn raw(&self, name: &str) -> Option<String> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    }
-
-    fn parsed<T>(&mut self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        let raw = self.raw(name)?;
-        match parse(&raw) {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.errors.insert(name.into(), json!([message]));
-                None
-            }
-        }
-    }
-
-    pub(super) fn integer(&mut self, name: &str) -> Option<i64> {
-        self.parsed(name, |raw| {
-            raw.trim()
-                .parse()
-                .map_err(|_| "A valid integer is required.".to_owned())
-        })
-    }
-
-    fn choice<T: std::str::FromStr>(&mut self, name: &str) -> Option<T> {
-        self.parsed(name, |raw| {
-            raw.parse()
-                .map_err(|_| format!("\"{raw}\" is not a valid choice."))
-        })
-    }
-
-    fn datetime(&mut self, name: &str) -> Option<NaiveDateTime> {
-        self.parsed(name, |raw| {
-            DateTime::parse_from_rfc3339(raw)
-                .map(|at| at.naive_utc())
-                .map_err(|_| {
-                    "Datetime has wrong format. Use one of these formats instead: \
-                     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-                        .to_owned()
-                })
-        })
-    }
-
-    pub(super) fn limit(&mut self) -> i64 {
-        let limit = self.integer("limit").unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            self.errors.insert(
-                "limit".into(),
-                json!([format!("Ensure this value is between 1 and {MAX_LIMIT}.")]),
-            );
-        }
-        limit
-    }
-
-    pub(super) fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Fields(self.errors))
-        }
-    }
-}
+use crate::tokens::reader::{EventFilter, TokenFilter};
 
 #[utoipa::path(
     get, path = "/api/admin/ledger/", tag = "admin",
@@ -139,9 +55,8 @@ pub async fn ledger_events(
     };
     let limit = params.limit();
     params.finish()?;
-    let pool = state.tokens.ledger().pool().clone();
-    let events =
-        crate::http::block(move || query::events(&mut *pool.get()?, &filter, limit)).await??;
+    let reader = state.reader.clone();
+    let events = crate::http::block(move || reader.events(&filter, limit)).await??;
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|event| event.seq))
         .flatten();
@@ -149,34 +64,10 @@ pub async fn ledger_events(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/maintenance/flush-expired/", tag = "admin",
-    summary = "Record `expired` for every ended token and drop it from the view (as the CLI)",
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 200, description = "How many tokens were recorded as expired", body = Expired),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
-    )
-)]
-pub async fn flush_expired(
-    _staff: Staff,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let leeway = std::time::Duration::from_secs(state.tokens.policy().leeway.max(0) as u64);
-    let expired = crate::http::block(move || {
-        let cutoff = flush::cutoff(time::now(), leeway);
-        flush::flush_expired(&ledger, cutoff, flush::DEFAULT_BATCH, |_| {})
-    })
-    .await??;
-    Ok(HttpResponse::Ok().json(Expired { expired }))
-}
-
-#[utoipa::path(
     get, path = "/api/admin/tokens/", tag = "admin",
     summary = "The view: tokens by state, user and type, paged by cursor",
     params(
-        ("state" = Option<crate::ledger::view::TokenState>, Query, description = "tokens in this state", example = "blacklisted"),
+        ("state" = Option<crate::ledger::TokenState>, Query, description = "tokens in this state", example = "blacklisted"),
         ("user_id" = Option<i64>, Query, description = "tokens of this user", example = 2),
         ("token_type" = Option<crate::ledger::TokenType>, Query, description = "tokens of this type", example = "refresh"),
         ("cursor" = Option<String>, Query, description = "the previous page's `next`: tokens with a greater jti", example = "b9efa14077404f5782f96d712321b071"),
@@ -205,9 +96,8 @@ pub async fn tokens(
     };
     let limit = params.limit();
     params.finish()?;
-    let pool = state.tokens.ledger().pool().clone();
-    let rows =
-        crate::http::block(move || query::tokens(&mut *pool.get()?, &filter, limit)).await??;
+    let reader = state.reader.clone();
+    let rows = crate::http::block(move || reader.tokens(&filter, limit)).await??;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|row| row.jti.clone()))
         .flatten();
@@ -215,31 +105,6 @@ pub async fn tokens(
         results: rows.into_iter().map(TokenBody::from).collect(),
         next,
     }))
-}
-
-#[utoipa::path(
-    post, path = "/api/admin/tokens/{jti}/blacklist/", tag = "admin",
-    summary = "Blacklist one token (reason admin); idempotent",
-    params(("jti" = String, Path, description = "The token's `jti` claim", example = "b9efa14077404f5782f96d712321b071")),
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 200, description = "The token, blacklisted", body = TokenBody),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
-        (status = 404, description = "The view holds no such token", body = Detail),
-    )
-)]
-pub async fn blacklist_token(
-    staff: Staff,
-    jti: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let tokens = state.tokens.clone();
-    let actor = format!("admin:{}", staff.0.user.id);
-    let row = crate::http::block(move || tokens.admin_blacklist(&jti, &actor))
-        .await??
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(TokenBody::from(row)))
 }
 
 #[utoipa::path(
@@ -260,10 +125,10 @@ pub async fn token_history(
     jti: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let pool = state.tokens.ledger().pool().clone();
+    let reader = state.reader.clone();
     let jti = jti.into_inner();
     let wanted = jti.clone();
-    let history = crate::http::block(move || query::history(&mut *pool.get()?, &wanted))
+    let history = crate::http::block(move || reader.history(&wanted))
         .await??
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(TokenHistory {
@@ -299,9 +164,8 @@ pub async fn tokens_at(
     let at = params.datetime("at").unwrap_or_else(time::now);
     params.finish()?;
     let user_id = id.into_inner();
-    let pool = state.tokens.ledger().pool().clone();
-    let rows =
-        crate::http::block(move || query::tokens_at(&mut *pool.get()?, user_id, at)).await??;
+    let reader = state.reader.clone();
+    let rows = crate::http::block(move || reader.tokens_at(user_id, at)).await??;
     Ok(HttpResponse::Ok().json(TokensAt {
         at: time::rfc3339::format(&at),
         tokens: rows.into_iter().map(TokenBody::from).collect(),

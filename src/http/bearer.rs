@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -11,15 +10,9 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::{ApiError, BearerError};
 use super::state::AppState;
-use crate::tokens::claims::Verified;
-use crate::users::{self, Principal};
+use crate::tokens::authenticate::{Credential, Step};
 
-/// The active user a valid, unrevoked bearer token belongs to.
-#[derive(Debug)]
-pub struct Authenticated {
-    pub user: Arc<Principal>,
-    pub token: Verified,
-}
+pub use crate::tokens::Authenticated;
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
@@ -57,32 +50,14 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let raw = raw_token(req, &state.header_types).map_err(ApiError::Bearer)?;
-    let token = state
-        .tokens
-        .verify_bearer(&raw)
-        .map_err(|f| ApiError::Bearer(BearerError::Invalid(f)))?;
-    if !token.has_user_id() {
-        return Err(ApiError::Bearer(BearerError::NoUserClaim));
+    let refused = |refusal| ApiError::Bearer(BearerError::from(refusal));
+    match state.authenticator.start(&raw, Credential::Bearer) {
+        Ok(Step::Known(auth)) => Ok(auth),
+        Ok(Step::Read(lookup)) => crate::http::block(move || lookup.finish())
+            .await??
+            .map_err(refused),
+        Err(refusal) => Err(refused(refusal)),
     }
-    let user_id = token
-        .user_id()
-        .ok_or(ApiError::Bearer(BearerError::UserNotFound))?;
-    if let Some(user) = state.users.active(user_id) {
-        return Ok(Authenticated { user, token });
-    }
-    let ticket = state.users.ticket();
-    let pool = state.tokens.ledger().pool().clone();
-    let user = crate::http::block(move || {
-        let mut conn = pool.get().map_err(crate::db::StoreError::from)?;
-        users::find(&mut conn, user_id)
-    })
-    .await??
-    .ok_or(ApiError::Bearer(BearerError::UserNotFound))?;
-    if !user.is_active {
-        return Err(ApiError::Bearer(BearerError::UserInactive));
-    }
-    let user = state.users.remember(&user, ticket);
-    Ok(Authenticated { user, token })
 }
 
 /// The reference's header rules: no header, or another scheme, is "not provided"; the scheme

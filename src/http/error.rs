@@ -5,6 +5,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
 use crate::db::StoreError;
+use crate::tokens::acting::PasswordChangeError;
+use crate::tokens::authenticate::Refused;
 use crate::tokens::{AuthError, BearerFailure};
 
 /// Field name -> messages, in the order the fields were declared (DRF's validation body).
@@ -14,6 +16,9 @@ pub type FieldErrors = Map<String, Value>;
 pub enum ApiError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The database failed a request that was not an authentication (`Auth` keeps its own).
+    #[error(transparent)]
+    Store(StoreError),
     #[error("bearer authentication failed: {0:?}")]
     Bearer(BearerError),
     #[error("invalid fields")]
@@ -57,9 +62,29 @@ pub enum BearerError {
     UserInactive,
 }
 
+impl From<Refused> for BearerError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Token(failures) => BearerError::Invalid(failures),
+            Refused::NoUserClaim => BearerError::NoUserClaim,
+            Refused::UserNotFound => BearerError::UserNotFound,
+            Refused::UserInactive => BearerError::UserInactive,
+        }
+    }
+}
+
+impl From<PasswordChangeError> for ApiError {
+    fn from(err: PasswordChangeError) -> Self {
+        match err {
+            PasswordChangeError::Check(err) => err.into(),
+            PasswordChangeError::Change(err) => err.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Auth(AuthError::Store(err))
+        ApiError::Store(err)
     }
 }
 
@@ -113,16 +138,10 @@ impl ApiError {
                     S::BAD_REQUEST,
                     json!({"non_field_errors": [err.to_string()]}),
                 ),
-                AuthError::Store(StoreError::Unavailable(_) | StoreError::Conflict) => {
-                    (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE))
-                }
-                AuthError::Store(StoreError::NulCharacter) => {
-                    (S::BAD_REQUEST, detail("Null characters are not allowed."))
-                }
-                AuthError::Store(_) | AuthError::Signing(_) => {
-                    (S::INTERNAL_SERVER_ERROR, detail(INTERNAL))
-                }
+                AuthError::Store(err) => store_status(err),
+                AuthError::Signing(_) => (S::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
             },
+            ApiError::Store(err) => store_status(err),
             ApiError::Bearer(err) => (S::UNAUTHORIZED, bearer_body(err)),
             ApiError::Fields(fields) => (S::BAD_REQUEST, Value::Object(fields.clone())),
             ApiError::JsonParse(_) | ApiError::MultipartParse(_) => (S::BAD_REQUEST, detail(self)),
@@ -136,6 +155,20 @@ impl ApiError {
             ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
         }
+    }
+}
+
+/// An outage is 503 (retry), a NUL character the client's 400, anything else a 500.
+fn store_status(err: &StoreError) -> (StatusCode, Value) {
+    match err {
+        StoreError::Unavailable(_) | StoreError::Conflict => {
+            (StatusCode::SERVICE_UNAVAILABLE, detail(UNAVAILABLE))
+        }
+        StoreError::NulCharacter => (
+            StatusCode::BAD_REQUEST,
+            detail("Null characters are not allowed."),
+        ),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, detail(INTERNAL)),
     }
 }
 

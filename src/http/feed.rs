@@ -16,15 +16,15 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::audit::Params;
 use super::bearer::Staff;
 use super::error::{ApiError, FieldErrors};
+use super::params::Params;
 use super::schemas::{BearerErrorBody, Detail, ValidationErrors};
 use super::state::AppState;
 use crate::config::Secret;
-use crate::db::DbPool;
 use crate::ledger::feed::{self, FeedHub, Next, Revocation, StreamSlot};
 use crate::time;
+use crate::tokens::LedgerReader;
 
 /// Revocations a stream takes from the hub or the database at once.
 const STREAM_BATCH: usize = 100;
@@ -35,7 +35,7 @@ const RETRY_OPEN: &str = "5";
 /// constant time), and the stream settings.
 pub struct FeedAccess {
     pub hub: Arc<FeedHub>,
-    pool: DbPool,
+    reader: LedgerReader,
     keys: Vec<[u8; 32]>,
     max_streams: usize,
     keepalive: Duration,
@@ -44,14 +44,14 @@ pub struct FeedAccess {
 impl FeedAccess {
     pub fn new(
         hub: Arc<FeedHub>,
-        pool: DbPool,
+        reader: LedgerReader,
         keys: &[Secret],
         max_streams: usize,
         keepalive: Duration,
     ) -> Self {
         Self {
             hub,
-            pool,
+            reader,
             keys: keys.iter().map(|key| digest(key.expose())).collect(),
             max_streams,
             keepalive,
@@ -105,7 +105,7 @@ pub fn start(
     }
     Ok(FeedAccess::new(
         hub,
-        ledger.pool().clone(),
+        LedgerReader::new(ledger.clone()),
         &settings.feed_keys(),
         settings.feed_max_streams,
         settings.feed_keepalive,
@@ -195,11 +195,10 @@ pub async fn revocations(
     let after = params.integer("after").unwrap_or(0);
     let limit = params.limit();
     params.finish()?;
-    let pool = access.pool.clone();
-    let revocations = crate::http::block(move || {
-        feed::page(&mut *pool.get()?, after, None, Some(time::now()), limit)
-    })
-    .await??;
+    let reader = access.reader.clone();
+    let revocations =
+        crate::http::block(move || reader.revocations(after, None, Some(time::now()), limit))
+            .await??;
     let next = (revocations.len() as i64 == limit)
         .then(|| revocations.last().map(|item| item.seq))
         .flatten();
@@ -260,7 +259,7 @@ pub async fn stream(
     let follow = Follow {
         rx: access.hub.subscribe(),
         hub: access.hub.clone(),
-        pool: access.pool.clone(),
+        reader: access.reader.clone(),
         cursor: last_event_id.or(after).unwrap_or(0).max(0),
         keepalive: access.keepalive,
         pending: VecDeque::new(),
@@ -280,7 +279,7 @@ pub async fn stream(
 /// (actix polls for the next chunk only once the previous one is written).
 struct Follow {
     hub: Arc<FeedHub>,
-    pool: DbPool,
+    reader: LedgerReader,
     rx: tokio::sync::watch::Receiver<i64>,
     cursor: i64,
     keepalive: Duration,
@@ -327,10 +326,9 @@ impl Follow {
                     self.cursor = cursor;
                 }
                 Next::Behind { up_to } => {
-                    let (pool, after) = (self.pool.clone(), self.cursor);
+                    let (reader, after) = (self.reader.clone(), self.cursor);
                     let read = crate::http::block(move || {
-                        feed::page(
-                            &mut *pool.get()?,
+                        reader.revocations(
                             after,
                             Some(up_to),
                             Some(time::now()),

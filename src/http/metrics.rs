@@ -1,11 +1,19 @@
-//! Per-route request counts and latencies for `/metrics`, recorded by one middleware
-//! (`request_metrics`). Routes
-//! are labelled by their pattern (`/api/admin/users/{id}/`), never by the path a client sent,
-//! so a scan of random URLs adds one `unmatched` series, not thousands.
+//! The one registry `/metrics` renders: per-route request counts and latencies, recorded by
+//! one middleware (`request_metrics`), the ledger's counters, the in-memory revocation state
+//! (read when rendered, see `LedgerState`) and the view's size. Routes are labelled by their
+//! pattern (`/api/admin/users/{id}/`), never by the path a client sent, so a scan of random
+//! URLs adds one `unmatched` series, not thousands.
 
 use std::time::Instant;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
+
+use crate::ledger::{Ledger, TokenState};
 
 /// Seconds; fine below a millisecond, where the hot path lives.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -42,7 +50,7 @@ impl Default for HttpMetrics {
         .expect("valid metric options");
         let registry = Registry::new();
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()) as Box<dyn Collector>,
             Box::new(latency.clone()),
         ] {
             registry
@@ -75,10 +83,114 @@ impl HttpMetrics {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    /// The series in Prometheus' text format.
-    pub fn render(&self, out: &mut Vec<u8>) {
+    /// The series in Prometheus' text format, with the view's size as just read (`None`: the
+    /// database did not answer, and the series is left out rather than the answer failing).
+    pub fn render(&self, view_size: Option<&[(TokenState, i64)]>, out: &mut Vec<u8>) {
+        let mut families = self.registry.gather();
+        if let Some(sizes) = view_size {
+            families.extend(view_tokens(sizes).collect());
+        }
         // Encoding into memory fails only on a malformed family, which `default` rules out.
-        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), out);
+        let _ = prometheus::TextEncoder::new().encode(&families, out);
+    }
+}
+
+/// Made per answer: the size is read from the database for that answer, so nothing is shared.
+fn view_tokens(sizes: &[(TokenState, i64)]) -> IntGaugeVec {
+    let view_tokens = IntGaugeVec::new(
+        Opts::new(
+            "tokenledger_view_tokens",
+            "Tokens in the view (not yet flushed), by state.",
+        ),
+        &["state"],
+    )
+    .expect("valid metric options");
+    for state in [TokenState::Outstanding, TokenState::Blacklisted] {
+        let count = sizes
+            .iter()
+            .find(|(of, _)| *of == state)
+            .map_or(0, |(_, count)| *count);
+        view_tokens.with_label_values(&[state.as_str()]).set(count);
+    }
+    view_tokens
+}
+
+/// The ledger's in-memory state as series, read each time the registry is gathered (they are
+/// values the ledger already keeps; copying them into gauges on every change would cost the
+/// hot path).
+pub struct LedgerState {
+    ledger: Ledger,
+    descs: Vec<Desc>,
+}
+
+const DB_QUERIES: (&str, &str) = (
+    "tokenledger_db_queries_total",
+    "Database queries run for requests (background work excluded).",
+);
+const GAUGES: [(&str, &str); 5] = [
+    (
+        "tokenledger_revoked_bearer_tokens",
+        "Revoked access and sliding tokens held in memory.",
+    ),
+    (
+        "tokenledger_revoked_refresh_tokens",
+        "Revoked refresh tokens held in memory (for verify).",
+    ),
+    (
+        "tokenledger_ledger_applied_seq",
+        "The newest ledger seq applied to the in-memory state.",
+    ),
+    (
+        "tokenledger_ledger_seq",
+        "The newest ledger seq this instance knows the database holds.",
+    ),
+    (
+        "tokenledger_ledger_lag",
+        "Events known committed but not yet applied here.",
+    ),
+];
+
+impl LedgerState {
+    pub fn new(ledger: Ledger) -> Self {
+        let mut descs: Vec<Desc> = counter(DB_QUERIES, 0).desc().into_iter().cloned().collect();
+        for (name, help) in GAUGES {
+            descs.extend(gauge((name, help), 0).desc().into_iter().cloned());
+        }
+        Self { ledger, descs }
+    }
+}
+
+fn counter((name, help): (&str, &str), value: u64) -> IntCounter {
+    let counter = IntCounter::new(name, help).expect("valid metric options");
+    counter.inc_by(value);
+    counter
+}
+
+fn gauge((name, help): (&str, &str), value: i64) -> IntGauge {
+    let gauge = IntGauge::new(name, help).expect("valid metric options");
+    gauge.set(value);
+    gauge
+}
+
+impl Collector for LedgerState {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let revocations = self.ledger.revocations();
+        let values = [
+            i64::try_from(revocations.len()).unwrap_or(i64::MAX),
+            i64::try_from(revocations.refresh_len()).unwrap_or(i64::MAX),
+            revocations.applied_seq(),
+            revocations.ledger_seq(),
+            revocations.lag(),
+        ];
+        let mut families = counter(DB_QUERIES, self.ledger.queries()).collect();
+        for (named, value) in GAUGES.into_iter().zip(values) {
+            families.extend(gauge(named, value).collect());
+        }
+        families
     }
 }
 

@@ -1,6 +1,7 @@
-//! HTTP: routes, handlers (one file per area), body parsing, bearer authentication, and the
-//! single mapping of errors to the wire contract. Handlers call the domain (`tokens`,
-//! `users`) and never touch the database themselves.
+//! HTTP: routes, handlers (one file per area), body and query parsing, the extractors (all
+//! over `tokens::Authenticator`), and the mapping of errors to the wire contract (`error.rs`;
+//! the console's HTML pages in `console/error.rs`). Handlers call the domain (`tokens`,
+//! `users`) and never touch the database themselves; `src/house_rules.rs` checks that.
 
 pub mod admin;
 pub mod audit;
@@ -12,13 +13,14 @@ pub mod discovery;
 pub mod error;
 pub mod feed;
 pub mod forward_auth;
-pub mod health;
 pub mod jwks;
 pub mod me;
 pub mod metadata;
 pub mod metrics;
 pub mod oauth;
+pub mod operations;
 pub mod origin;
+pub mod params;
 pub mod refresh_cookie;
 pub mod request_metrics;
 pub mod request_span;
@@ -93,10 +95,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/healthz")
-            .route(web::get().to(health::healthz))
-            .route(web::head().to(health::healthz)),
+            .route(web::get().to(operations::healthz))
+            .route(web::head().to(operations::healthz)),
     )
-    .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(web::resource("/readyz").route(web::get().to(operations::readyz)))
     .service(forward_auth::resource())
     .service(
         web::resource("/.well-known/oauth-authorization-server")
@@ -108,7 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(jwks::jwks))
             .route(web::head().to(jwks::jwks)),
     )
-    .service(web::resource("/metrics").route(web::get().to(health::metrics)))
+    .service(web::resource("/metrics").route(web::get().to(operations::metrics)))
     .service(protected(
         "/api/me/sessions/",
         "GET, HEAD",
@@ -168,7 +170,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(protected(
         "/api/admin/tokens/{jti}/blacklist/",
         "POST",
-        vec![web::post().to(audit::blacklist_token)],
+        vec![web::post().to(admin::blacklist_token)],
     ))
     .service(protected(
         "/api/admin/tokens/{jti}/history/",
@@ -189,7 +191,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(protected(
         "/api/admin/maintenance/flush-expired/",
         "POST",
-        vec![web::post().to(audit::flush_expired)],
+        vec![web::post().to(admin::flush_expired)],
     ))
     .service(protected(
         "/api/revocations/",
@@ -272,7 +274,6 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-/// Every 401 carries `WWW-Authenticate` with the first accepted scheme, as the reference.
 /// Browsers on `origins` (`*`: any) may call the API: preflights are answered, and answers
 /// carry `Access-Control-Allow-Origin`. Tokens travel in `Authorization`; only with the refresh
 /// cookie on (`credentials`) are listed origins (never `*`) allowed to send cookies.

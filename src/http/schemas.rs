@@ -251,7 +251,7 @@ pub struct TokenBody {
     pub sid: String,
     pub issued_at: String,
     pub expires_at: String,
-    pub state: crate::ledger::view::TokenState,
+    pub state: crate::ledger::TokenState,
     pub blacklisted_at: Option<String>,
     pub reason: Option<crate::ledger::Reason>,
     pub parent_jti: Option<String>,

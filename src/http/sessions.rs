@@ -12,14 +12,8 @@ use super::schemas::{
     BadRequest, BearerErrorBody, BodyRefused, Detail, Empty, PasswordChange, Revoked, Session,
 };
 use super::state::AppState;
-use crate::ledger::Reason;
 use crate::time::rfc3339;
-use crate::tokens::accounts;
-use crate::users::UserKey;
-
-fn actor(auth: &Authenticated) -> String {
-    format!("user:{}", auth.user.id)
-}
+use crate::tokens::acting;
 
 #[utoipa::path(
     get, path = "/api/me/sessions/", tag = "sessions", operation_id = "list_sessions",
@@ -65,10 +59,9 @@ pub async fn revoke(
     sid: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = state.tokens.clone();
-    let (user_id, actor) = (auth.user.id, actor(&auth));
+    let (tokens, user) = (state.tokens.clone(), auth.user);
     let revoked =
-        crate::http::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
+        crate::http::block(move || acting::revoke_own_session(&tokens, &user, &sid)).await??;
     match revoked {
         Some(_) => Ok(HttpResponse::NoContent().finish()),
         None => Err(ApiError::NotFound),
@@ -88,17 +81,8 @@ pub async fn logout_all(
     auth: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = state.tokens.ledger().clone();
-    let (user_id, actor) = (auth.user.id, actor(&auth));
-    let revoked = crate::http::block(move || {
-        accounts::revoke_all(
-            &ledger,
-            UserKey::Id(user_id),
-            Reason::LogoutAll,
-            Some(&actor),
-        )
-    })
-    .await??;
+    let accounts = state.accounts.clone();
+    let revoked = crate::http::block(move || accounts.logout_all(&auth.user)).await??;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
 
@@ -125,22 +109,17 @@ pub async fn change_password(
     let fields = body::read(&req, payload, state.max_body).await?;
     let [old_password, new_password] = fields.strings(["old_password", "new_password"])?;
     let tokens = state.tokens.clone();
-    let (user_id, actor) = (auth.user.id, actor(&auth));
-    let keep_sid = auth.token.sid().map(str::to_owned);
     // Wrong old passwords count against the login throttle, from this client.
     let client = client_address(&req, &state.trusted_proxies);
     let changed = crate::http::block(move || {
-        if !tokens.check_password(user_id, &old_password, &client)? {
-            return Ok(false);
-        }
-        accounts::set_password(
-            tokens.ledger(),
-            UserKey::Id(user_id),
+        acting::change_password(
+            &tokens,
+            &auth.user,
+            auth.token.sid(),
+            &old_password,
             &new_password,
-            keep_sid.as_deref(),
-            Some(&actor),
-        )?;
-        Ok::<_, ApiError>(true)
+            &client,
+        )
     })
     .await??;
     if !changed {

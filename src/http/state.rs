@@ -2,16 +2,22 @@ use std::net::IpAddr;
 
 use actix_web::http::header::HeaderValue;
 
-use super::metrics::HttpMetrics;
+use super::metrics::{HttpMetrics, LedgerState};
 use super::refresh_cookie::RefreshCookie;
-use crate::tokens::TokenService;
+use crate::tokens::accounts::Accounts;
+use crate::tokens::{Authenticator, LedgerReader, TokenService};
 use crate::users::UserDirectory;
 
 /// What every handler shares.
 pub struct AppState {
     pub tokens: TokenService,
-    /// The active users bearer tokens name, so protected requests need no database read.
-    pub users: UserDirectory,
+    /// Account reads and changes; its directory holds the active users bearer tokens name, so
+    /// protected requests need no database read.
+    pub accounts: Accounts,
+    /// The one way in, for every extractor.
+    pub authenticator: Authenticator,
+    /// The ledger and view reads handlers serve.
+    pub reader: LedgerReader,
     pub metrics: HttpMetrics,
     pub max_body: usize,
     /// Schemes accepted in `Authorization`, lower-cased (matched case-insensitively).
@@ -34,11 +40,18 @@ impl AppState {
         let first = header_types.first().map_or("Bearer", String::as_str);
         let www_authenticate = HeaderValue::from_str(&format!("{first} realm=\"api\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
+        let accounts = Accounts::new(
+            tokens.ledger().clone(),
+            UserDirectory::following(tokens.ledger().revocations()),
+        );
         Self {
-            users: UserDirectory::following(tokens.ledger().revocations()),
+            authenticator: Authenticator::new(tokens.clone(), accounts.clone()),
+            reader: LedgerReader::new(tokens.ledger().clone()),
+            accounts,
             metrics: HttpMetrics::default()
                 .including(tokens.ledger().appended().clone())
-                .including(tokens.ledger().commits().clone()),
+                .including(tokens.ledger().commits().clone())
+                .including(LedgerState::new(tokens.ledger().clone())),
             tokens,
             max_body,
             header_types: header_types

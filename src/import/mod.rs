@@ -12,21 +12,20 @@
 //! at the first import and blacklisted in Django since gets its `blacklisted` event.
 
 pub mod django;
+mod imported_users;
+mod plan;
+
+use imported_users::import_users;
+pub use plan::{Known, Outcome, Planned, events_for, imported_sid, plan_token};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use base64::Engine;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::db::schema::{token_ledger, users};
 use crate::db::{DbConn, StoreError};
-use crate::ledger::{Decision, Ledger, NewEvent, Reason, TokenRef, TokenRow, TokenType, view};
+use crate::ledger::{Decision, Ledger, TokenRef, TokenRow, query, view};
 use crate::time;
-use django::{DjangoUser, OutstandingRow};
 
 /// The `actor` of every imported event.
 pub const ACTOR: &str = "imported";
@@ -120,111 +119,6 @@ pub enum Progress {
     Done(u64),
 }
 
-/// What one Django outstanding token becomes, before the ledger is consulted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Planned {
-    Expired,
-    WithoutUser,
-    Token { token: TokenRef, blacklisted: bool },
-}
-
-/// The session an imported token belongs to (SimpleJWT tokens carry no `sid`).
-pub fn imported_sid(jti: &str) -> String {
-    if jti.len() <= 64 {
-        format!("imported-{jti}")
-    } else {
-        format!("imported-{}", hex::encode(Sha256::digest(jti.as_bytes())))
-    }
-}
-
-/// Maps one outstanding row to the token it records. The type and a sliding token's
-/// `refresh_exp` come from the JWT the row keeps (its signature is not checked: the row is
-/// the issuer's own record); the table's `expires_at` is a sliding token's first `exp`.
-pub fn plan_token(row: &OutstandingRow, users: &HashSet<i64>, now: NaiveDateTime) -> Planned {
-    let Some(user_id) = row.user_id.filter(|id| users.contains(id)) else {
-        return Planned::WithoutUser;
-    };
-    let payload = unverified_payload(&row.token);
-    let claim = |name: &str| payload.as_ref().and_then(|p| p.get(name));
-    let token_type = claim("token_type")
-        .and_then(Value::as_str)
-        .and_then(|name| name.parse::<TokenType>().ok())
-        .unwrap_or(TokenType::Refresh);
-    let refresh_exp = claim("refresh_exp")
-        .and_then(Value::as_i64)
-        .and_then(time::from_unix);
-    let expires_at = refresh_exp.map_or(row.expires_at, |end| end.max(row.expires_at));
-    if expires_at <= now {
-        return Planned::Expired;
-    }
-    Planned::Token {
-        token: TokenRef {
-            jti: row.jti.clone(),
-            token_type,
-            user_id,
-            sid: imported_sid(&row.jti),
-            expires_at,
-        },
-        blacklisted: row.blacklisted_at.is_some(),
-    }
-}
-
-fn unverified_payload(token: &str) -> Option<serde_json::Map<String, Value>> {
-    let encoded = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded.trim_end_matches('='))
-        .ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(payload) => Some(payload),
-        _ => None,
-    }
-}
-
-/// What the ledger already knows of a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Known {
-    Unknown,
-    /// In the view (imported before, or adopted when presented).
-    InView(TokenRow),
-    /// In the ledger but no longer in the view (flushed).
-    Gone,
-}
-
-/// What happens to one token: the events, and how the summary counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Outstanding,
-    Blacklisted,
-    NewlyBlacklisted,
-    AlreadyImported,
-}
-
-/// The events that bring the ledger up to what Django says of a token (pure).
-pub fn events_for(
-    token: TokenRef,
-    blacklisted: bool,
-    known: Known,
-    at: NaiveDateTime,
-) -> (Vec<NewEvent>, Outcome) {
-    let actor = || Some(ACTOR.to_owned());
-    match known {
-        Known::Unknown => {
-            let mut events = vec![NewEvent::issued(token.clone(), None, at).by(actor())];
-            if blacklisted {
-                events.push(NewEvent::blacklisted(token, Reason::Revoked, at).by(actor()));
-                (events, Outcome::Blacklisted)
-            } else {
-                (events, Outcome::Outstanding)
-            }
-        }
-        Known::InView(row) if blacklisted && !row.is_blacklisted() => (
-            vec![NewEvent::blacklisted(row.token_ref(), Reason::Revoked, at).by(actor())],
-            Outcome::NewlyBlacklisted,
-        ),
-        Known::InView(_) | Known::Gone => (Vec::new(), Outcome::AlreadyImported),
-    }
-}
-
 /// Runs the import from `source` (the Django database) into `ledger`'s database.
 pub fn run(
     ledger: &Ledger,
@@ -296,15 +190,7 @@ fn decide_page(
         .into_iter()
         .map(|row| (row.jti.clone(), row))
         .collect();
-    let mut in_ledger: HashSet<String> = HashSet::new();
-    for chunk in jtis.chunks(500) {
-        let known: Vec<String> = token_ledger::table
-            .filter(token_ledger::jti.eq_any(chunk.to_vec()))
-            .select(token_ledger::jti)
-            .distinct()
-            .load(conn)?;
-        in_ledger.extend(known);
-    }
+    let in_ledger = query::known_jtis(conn, &jtis)?;
     let mut events = Vec::with_capacity(planned.len() * 2);
     let mut outcomes = Vec::with_capacity(planned.len());
     for (token, blacklisted) in planned {
@@ -320,117 +206,16 @@ fn decide_page(
     Ok(Decision::new(events, outcomes))
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = users)]
-struct ImportedUser<'a> {
-    id: i64,
-    username: &'a str,
-    email: Option<&'a str>,
-    password_hash: &'a str,
-    is_active: bool,
-    is_staff: bool,
-    date_joined: NaiveDateTime,
-    last_login: Option<NaiveDateTime>,
-}
-
-impl<'a> From<&'a DjangoUser> for ImportedUser<'a> {
-    fn from(user: &'a DjangoUser) -> Self {
-        Self {
-            id: user.id,
-            username: &user.username,
-            // Django keeps "" for no email; we keep NULL.
-            email: user.email.as_deref().filter(|email| !email.is_empty()),
-            // Django's encoded hash as it is: it verifies at login and is then upgraded.
-            password_hash: &user.password,
-            is_active: user.is_active,
-            is_staff: user.is_staff,
-            date_joined: user.date_joined,
-            last_login: user.last_login,
-        }
-    }
-}
-
-/// Creates the users tokenledger lacks, with Django's ids, in one transaction; a Django user
-/// whose id or username belongs to another user here stops the import before anything is
-/// written. Returns (created, already present).
-fn import_users(
-    conn: &mut DbConn,
-    django_users: &[DjangoUser],
-    dry_run: bool,
-) -> Result<(u64, u64), ImportError> {
-    let work = |conn: &mut DbConn| -> Result<(u64, u64), ImportError> {
-        let missing = missing_users(conn, django_users)?;
-        let present = (django_users.len() - missing.len()) as u64;
-        if !dry_run && !missing.is_empty() {
-            let rows: Vec<ImportedUser<'_>> = missing
-                .iter()
-                .map(|user| ImportedUser::from(*user))
-                .collect();
-            for chunk in rows.chunks(500) {
-                crate::db::execute_natively(conn, diesel::insert_into(users::table).values(chunk))?;
-            }
-            crate::db::advance_user_ids(conn)?;
-        }
-        Ok((missing.len() as u64, present))
-    };
-    if dry_run {
-        work(conn)
-    } else {
-        crate::db::write_transaction(conn, work)
-    }
-}
-
-/// The Django users not yet here; an error for one whose id or username is taken by
-/// someone else.
-fn missing_users<'a>(
-    conn: &mut DbConn,
-    django_users: &'a [DjangoUser],
-) -> Result<Vec<&'a DjangoUser>, ImportError> {
-    let mut by_id: HashMap<i64, String> = HashMap::new();
-    let mut by_name: HashMap<String, i64> = HashMap::new();
-    for chunk in django_users.chunks(500) {
-        let ids: Vec<i64> = chunk.iter().map(|user| user.id).collect();
-        let names: Vec<&str> = chunk.iter().map(|user| user.username.as_str()).collect();
-        let found: Vec<(i64, String)> = users::table
-            .filter(users::id.eq_any(ids).or(users::username.eq_any(names)))
-            .select((users::id, users::username))
-            .load(conn)?;
-        for (id, username) in found {
-            by_name.insert(username.clone(), id);
-            by_id.insert(id, username);
-        }
-    }
-    let mut missing = Vec::new();
-    for user in django_users {
-        let same_id = by_id.get(&user.id);
-        let same_name = by_name.get(&user.username);
-        match (same_id, same_name) {
-            (None, None) => missing.push(user),
-            (Some(name), Some(&id)) if *name == user.username && id == user.id => {}
-            _ => {
-                let (ours_id, ours_name) = match (same_id, same_name) {
-                    (Some(name), _) => (user.id, name.clone()),
-                    (None, Some(&id)) => (id, user.username.clone()),
-                    (None, None) => (user.id, user.username.clone()),
-                };
-                return Err(ImportError::Collision {
-                    django_id: user.id,
-                    django_name: user.username.clone(),
-                    ours_id,
-                    ours_name,
-                });
-            }
-        }
-    }
-    Ok(missing)
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;
 
+    use base64::Engine;
+    use serde_json::Value;
+
+    use super::django::OutstandingRow;
     use super::*;
-    use crate::ledger::{EventKind, TokenState};
+    use crate::ledger::{EventKind, NewEvent, TokenState, TokenType};
 
     fn at(secs: i64) -> NaiveDateTime {
         DateTime::from_timestamp(1_800_000_000 + secs, 0)

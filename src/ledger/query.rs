@@ -1,7 +1,7 @@
 //! Audit reads of the ledger: events by token, session, user, kind, reason and time, paged by
 //! `seq` so a walk visits every event exactly once, oldest first, even while events arrive.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -209,6 +209,20 @@ pub fn tokens_at(
         .collect();
     rows.sort_by(|a, b| (a.issued_at, &a.jti).cmp(&(b.issued_at, &b.jti)));
     Ok(rows)
+}
+
+/// Which of these jtis the ledger has any event of.
+pub fn known_jtis(conn: &mut DbConn, jtis: &[String]) -> Result<HashSet<String>, StoreError> {
+    let mut known = HashSet::new();
+    for chunk in jtis.chunks(500) {
+        let found: Vec<String> = token_ledger::table
+            .filter(token_ledger::jti.eq_any(chunk.to_vec()))
+            .select(token_ledger::jti)
+            .distinct()
+            .load(conn)?;
+        known.extend(found);
+    }
+    Ok(known)
 }
 
 #[cfg(test)]

@@ -3,19 +3,21 @@
 
 pub mod directory;
 pub mod hash_queue;
+pub mod login_rate;
 pub mod password;
 pub mod throttle;
+pub mod username_field;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::config::UsernameField;
 use crate::db::schema::users;
 use crate::db::{DbConn, DbPool, StoreError};
 use crate::time;
 
 pub use directory::{Principal, UserDirectory};
+pub use username_field::UsernameField;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users)]

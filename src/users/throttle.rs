@@ -20,7 +20,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::config::LoginRate;
+use super::login_rate::LoginRate;
 use crate::db::schema::login_failures;
 use crate::db::{DbConn, StoreError};
 

@@ -1,6 +1,6 @@
 //! The ledger page: the events, oldest first, with the filters of `GET /api/admin/ledger/`,
 //! and a point-in-time control: a user's tokens as they stood at a chosen instant
-//! (`ledger::query::tokens_at`, the same replay as `GET /api/admin/users/{id}/tokens/`).
+//! (`LedgerReader::tokens_at`, the same replay as `GET /api/admin/users/{id}/tokens/`).
 
 use std::collections::HashMap;
 
@@ -14,10 +14,9 @@ use super::{
 };
 use crate::db::StoreError;
 use crate::http::state::AppState;
-use crate::ledger::query::{self, EventFilter};
 use crate::ledger::{EventKind, LedgerEvent, Reason};
 use crate::time;
-use crate::users;
+use crate::tokens::reader::EventFilter;
 
 const PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1_000;
@@ -110,27 +109,23 @@ pub async fn timeline(
     let pit_user = fields.text("pit_user");
     let pit_at = problems.instant(&fields, "pit_at");
     let ok = problems.0.is_empty();
-    let pool = state.tokens.ledger().pool().clone();
+    let (reader, accounts) = (state.reader.clone(), state.accounts.clone());
     let wanted = pit_user.clone();
     let (events, instant, names) = crate::http::block(move || {
-        let mut conn = pool.get()?;
         let events = if ok {
-            query::events(&mut conn, &filter, limit)?
+            reader.events(&filter, limit)?
         } else {
             Vec::new()
         };
         let user = match wanted.as_str() {
             "" => None,
-            name => Some(match name.parse::<i64>() {
-                Ok(id) => users::find(&mut conn, id)?,
-                Err(_) => users::find_by_username(&mut conn, name)?,
-            }),
+            name => Some(accounts.find_named(name)?),
         };
         let instant = match user {
             Some(Some(user)) => {
                 let at = pit_at.unwrap_or_else(time::now);
-                let rows = query::tokens_at(&mut conn, user.id, at)?;
-                let names = names_of(&mut conn, &rows)?;
+                let rows = reader.tokens_at(user.id, at)?;
+                let names = names_of(&accounts, &rows)?;
                 Some(Some(Instant {
                     username: user.username,
                     at: when(&at),
@@ -143,10 +138,7 @@ pub async fn timeline(
         let mut ids: Vec<i64> = events.iter().map(|event| event.user_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let names: HashMap<i64, String> = users::find_many(&mut conn, &ids)?
-            .into_iter()
-            .map(|user| (user.id, user.username))
-            .collect();
+        let names: HashMap<i64, String> = accounts.usernames(&ids)?;
         Ok::<_, StoreError>((events, instant, names))
     })
     .await??;

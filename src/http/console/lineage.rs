@@ -116,7 +116,7 @@ fn token_node(row: &TokenRow, now: NaiveDateTime) -> (String, [String; 4], Strin
     (class, lines, title)
 }
 
-/// The graph of one session's tokens and events (as `ledger::query::session` gives them).
+/// The graph of one session's tokens and events (as `LedgerReader::session` gives them).
 pub fn graph(tokens: &[TokenRow], events: &[LedgerEvent], now: NaiveDateTime) -> Graph {
     let known: HashMap<&str, &TokenRow> =
         tokens.iter().map(|row| (row.jti.as_str(), row)).collect();

@@ -1,4 +1,5 @@
-//! The console's session: a sliding token of ours in an httpOnly cookie, and the CSRF checks.
+//! The console's session: a sliding token of ours in an httpOnly cookie (renewed by the
+//! `renew_cookie` middleware), the CSRF key and checks.
 //!
 //! The cookie holds a sliding token minted at sign-in (`TokenService::obtain_sliding`). It is
 //! accepted while it verifies, is not revoked and its user is active staff. Once half of its
@@ -10,18 +11,25 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use actix_web::body::BoxBody;
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::dev::Payload;
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use sha2::{Digest, Sha256};
 
-use super::{Console, ConsoleError};
+use super::ConsoleError;
+use crate::db::StoreError;
 use crate::http::state::AppState;
 use crate::ledger::TokenType;
+use crate::time;
+use crate::tokens::TokenService;
+use crate::tokens::authenticate::{Authenticated, Credential, Step};
 use crate::tokens::claims::Verified;
-use crate::users::{self, User};
-use crate::{db::StoreError, time};
+use crate::tokens::shared_key::shared_key;
+use crate::users::Principal;
 
 pub const COOKIE: &str = "tokenledger_console";
 const COOKIE_PATH: &str = "/admin/";
@@ -29,18 +37,13 @@ const COOKIE_PATH: &str = "/admin/";
 /// A signed-in, active staff user.
 #[derive(Debug)]
 pub struct Signed {
-    pub user: User,
+    pub user: Arc<Principal>,
     pub token: Verified,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
 }
 
 impl Signed {
-    /// Who the ledger names as the actor of this user's admin changes (as the JSON API does).
-    pub fn actor(&self) -> String {
-        format!("admin:{}", self.user.id)
-    }
-
     /// A change may go ahead: its form carries this session's CSRF token and, when the
     /// browser names one, it comes from this host.
     pub fn check_change(
@@ -103,24 +106,17 @@ pub async fn signed_in(req: &HttpRequest) -> Result<Option<Signed>, ConsoleError
 /// The session this token is, if it is one of active staff (renewed when due).
 pub async fn session_of(req: &HttpRequest, raw: String) -> Result<Option<Signed>, ConsoleError> {
     let (state, console) = app(req)?;
-    let Ok(token) = state.tokens.decode(&raw, Some(TokenType::Sliding)) else {
+    let authenticated = match state.authenticator.start(&raw, Credential::ConsoleSession) {
+        Ok(Step::Known(auth)) => Ok(auth),
+        Ok(Step::Read(lookup)) => crate::http::block(move || lookup.finish()).await??,
+        Err(refused) => Err(refused),
+    };
+    let Ok(Authenticated { user, token }) = authenticated else {
         return Ok(None);
     };
-    if state.tokens.ledger().revocations().is_revoked(&token.jti) {
+    if !user.is_staff {
         return Ok(None);
     }
-    let Some(user_id) = token.user_id() else {
-        return Ok(None);
-    };
-    let pool = state.tokens.ledger().pool().clone();
-    let user = crate::http::block(move || {
-        let mut conn = pool.get().map_err(StoreError::from)?;
-        users::find(&mut conn, user_id)
-    })
-    .await??;
-    let Some(user) = user.filter(|user| user.is_active && user.is_staff) else {
-        return Ok(None);
-    };
     let now = time::to_unix(time::now());
     let lifetime = state.tokens.policy().lifetime(TokenType::Sliding);
     if token.exp - now < lifetime / 2 {
@@ -190,6 +186,52 @@ pub fn same_origin(req: &HttpRequest) -> Result<(), ConsoleError> {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
+}
+
+/// The console's own secret: the key of its CSRF tokens, kept in the database so that every
+/// instance (and every restart) accepts the forms the others rendered.
+pub struct Console {
+    csrf_key: String,
+}
+
+impl Console {
+    pub fn load(tokens: &TokenService) -> Result<Self, StoreError> {
+        Ok(Self {
+            csrf_key: shared_key(tokens.ledger(), "console_csrf_key")?,
+        })
+    }
+
+    /// The CSRF token of the session whose token has this jti: the same for the session's
+    /// whole life (a sliding token keeps its jti when renewed), useless for any other.
+    pub fn csrf_token(&self, jti: &str) -> String {
+        let mut hash = Sha256::new();
+        hash.update(b"tokenledger console csrf\0");
+        hash.update(self.csrf_key.as_bytes());
+        hash.update(b"\0");
+        hash.update(jti.as_bytes());
+        hex::encode(hash.finalize())
+    }
+}
+
+/// A renewed session token, left in the request by [`Signed`], goes out as a new cookie.
+pub fn renew_cookie<S>(
+    req: ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
+{
+    let response = service.call(req);
+    async move {
+        let mut response = response.await?;
+        let renewed = response.request().extensions().get::<Renewed>().cloned();
+        if let Some(renewed) = renewed {
+            let secure = is_https(response.request());
+            let cookie = cookie(renewed.token, renewed.max_age, secure);
+            response.response_mut().add_cookie(&cookie)?;
+        }
+        Ok(response)
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::{ConsoleError, Fields, notice, page, see_other};
 use crate::http::client::client_address;
 use crate::http::state::AppState;
 use crate::ledger::TokenType;
-use crate::tokens::AuthError;
+use crate::tokens::{AuthError, acting};
 
 #[derive(Template)]
 #[template(path = "console/signin.html")]
@@ -131,11 +131,9 @@ pub async fn signout(
 ) -> Result<HttpResponse, ConsoleError> {
     let fields = Fields::form(&body);
     signed.check_change(&req, fields.get("csrf"))?;
-    let user_id = signed.user.id;
-    let actor = format!("user:{user_id}");
     if let Some(sid) = signed.token.sid().map(str::to_owned) {
-        let tokens = state.tokens.clone();
-        crate::http::block(move || tokens.revoke_session(user_id, &sid, &actor)).await??;
+        let (tokens, user) = (state.tokens.clone(), signed.user.clone());
+        crate::http::block(move || acting::revoke_own_session(&tokens, &user, &sid)).await??;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((

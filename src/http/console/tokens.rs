@@ -14,10 +14,11 @@ use super::{
 };
 use crate::db::StoreError;
 use crate::http::state::AppState;
-use crate::ledger::query::{self, TokenFilter};
-use crate::ledger::{Reason, TokenRow, TokenState, TokenType, view};
+use crate::ledger::{Reason, TokenRow, TokenState, TokenType};
 use crate::time;
-use crate::users::{self, User};
+use crate::tokens::accounts::Accounts;
+use crate::tokens::acting;
+use crate::tokens::reader::TokenFilter;
 
 const PAGE: i64 = 50;
 const MAX_PAGE: i64 = 500;
@@ -71,16 +72,13 @@ pub fn lines(rows: &[TokenRow], names: &HashMap<i64, String>) -> Vec<TokenLine> 
 
 /// The usernames of the rows' users.
 pub fn names_of(
-    conn: &mut crate::db::DbConn,
+    accounts: &Accounts,
     rows: &[TokenRow],
 ) -> Result<HashMap<i64, String>, StoreError> {
     let mut ids: Vec<i64> = rows.iter().map(|row| row.user_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    Ok(users::find_many(conn, &ids)?
-        .into_iter()
-        .map(|user: User| (user.id, user.username))
-        .collect())
+    accounts.usernames(&ids)
 }
 
 #[derive(Template)]
@@ -119,27 +117,26 @@ pub async fn list(
         problems.0.push(format!("limit: between 1 and {MAX_PAGE}."));
     }
     let user = fields.text("user");
-    let pool = state.tokens.ledger().pool().clone();
+    let (reader, accounts) = (state.reader.clone(), state.accounts.clone());
     let wanted = user.clone();
     let ok = problems.0.is_empty();
     let (found_user, rows, names) = crate::http::block(move || {
-        let mut conn = pool.get()?;
         let found = match wanted.as_str() {
             "" => Some(None),
             name => match name.parse::<i64>() {
                 Ok(id) => Some(Some(id)),
-                Err(_) => users::find_by_username(&mut conn, name)?.map(|user| Some(user.id)),
+                Err(_) => accounts.find_named(name)?.map(|user| Some(user.id)),
             },
         };
         if let Some(user_id) = found {
             filter.user_id = user_id;
         }
         let rows = if ok && found.is_some() {
-            query::tokens(&mut conn, &filter, limit)?
+            reader.tokens(&filter, limit)?
         } else {
             Vec::new()
         };
-        let names = names_of(&mut conn, &rows)?;
+        let names = names_of(&accounts, &rows)?;
         Ok::<_, StoreError>((found, rows, names))
     })
     .await??;
@@ -208,12 +205,11 @@ pub async fn confirm(
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let pool = state.tokens.ledger().pool().clone();
+    let (reader, accounts) = (state.reader.clone(), state.accounts.clone());
     let jti = jti.into_inner();
     let (row, names) = crate::http::block(move || {
-        let mut conn = pool.get()?;
-        let row = view::find(&mut conn, &jti)?;
-        let names = names_of(&mut conn, row.as_slice())?;
+        let row = reader.token(&jti)?;
+        let names = names_of(&accounts, row.as_slice())?;
         Ok::<_, StoreError>((row, names))
     })
     .await??;
@@ -241,9 +237,9 @@ pub async fn blacklist(
 ) -> Result<HttpResponse, ConsoleError> {
     signed.check_change(&req, Fields::form(&body).get("csrf"))?;
     let tokens = state.tokens.clone();
-    let actor = signed.actor();
+    let staff = signed.user.clone();
     let jti = jti.into_inner();
-    let row = crate::http::block(move || tokens.admin_blacklist(&jti, &actor))
+    let row = crate::http::block(move || acting::admin_blacklist(&tokens, &staff, &jti))
         .await??
         .ok_or(ConsoleError::NotFound)?;
     Ok(see_other(&format!(

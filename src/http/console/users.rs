@@ -16,10 +16,8 @@ use super::{
 };
 use crate::db::StoreError;
 use crate::http::state::AppState;
-use crate::ledger::{Reason, query, view};
 use crate::time;
-use crate::tokens::accounts;
-use crate::users::{self, User, UserKey};
+use crate::users::User;
 
 const PAGE: i64 = 50;
 /// Ended sessions shown below the live ones (the most recent first).
@@ -69,10 +67,10 @@ pub async fn list(
     let after = problems.integer(&fields, "after");
     let q = fields.text("q");
     let needle = q.clone();
-    let pool = state.tokens.ledger().pool().clone();
+    let accounts = state.accounts.clone();
     let found = crate::http::block(move || {
         let needle = Some(needle.as_str()).filter(|n| !n.is_empty());
-        users::search(&mut *pool.get()?, needle, after, PAGE)
+        accounts.search(needle, after, PAGE)
     })
     .await??;
     let next = (found.len() as i64 == PAGE)
@@ -121,17 +119,20 @@ pub async fn detail(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id.into_inner();
-    let tokens = state.tokens.clone();
+    let (tokens, reader, accounts) = (
+        state.tokens.clone(),
+        state.reader.clone(),
+        state.accounts.clone(),
+    );
     let now = time::now();
     let (user, sessions) = crate::http::block(move || {
-        let mut conn = tokens.ledger().pool().get()?;
-        let Some(user) = users::find(&mut conn, id)? else {
+        let Some(user) = accounts.find(id)? else {
             return Ok::<_, StoreError>((None, Vec::new()));
         };
         let live = tokens.sessions(id)?;
         // The sessions that ended (revoked, or every token expired), newest first.
         let mut ended: BTreeMap<String, chrono::NaiveDateTime> = BTreeMap::new();
-        for row in view::of_user(&mut conn, id)? {
+        for row in reader.tokens_of_user(id)? {
             if !live.iter().any(|session| session.sid == row.sid) {
                 let last = ended.entry(row.sid.clone()).or_insert(row.issued_at);
                 *last = (*last).max(row.issued_at);
@@ -151,7 +152,7 @@ pub async fn detail(
                     .map(|(sid, _)| (sid, false)),
             );
         for (sid, is_live) in wanted {
-            let history = query::session(&mut conn, &sid)?;
+            let history = reader.session(&sid)?;
             let summary = live.iter().find(|session| session.sid == sid);
             let created = history.tokens.iter().map(|row| row.issued_at).min();
             let last_used = history.tokens.iter().map(|row| row.issued_at).max();
@@ -277,8 +278,8 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ConsoleError> {
     let (id, action) = path.into_inner();
     let action = Action::parse(&action)?;
-    let pool = state.tokens.ledger().pool().clone();
-    let user = crate::http::block(move || users::find(&mut *pool.get()?, id))
+    let accounts = state.accounts.clone();
+    let user = crate::http::block(move || accounts.find(id))
         .await??
         .ok_or(ConsoleError::NotFound)?;
     page(
@@ -303,22 +304,14 @@ pub async fn act(
     let (id, action) = path.into_inner();
     let action = Action::parse(&action)?;
     signed.check_change(&req, Fields::form(&body).get("csrf"))?;
-    let ledger = state.tokens.ledger().clone();
-    let actor = signed.actor();
+    let (accounts, staff) = (state.accounts.clone(), signed.user.clone());
     crate::http::block(move || match action {
-        Action::Activate | Action::Deactivate => accounts::set_active(
-            &ledger,
-            UserKey::Id(id),
-            action == Action::Activate,
-            Some(&actor),
-        )
-        .map(|_| ()),
-        Action::Revoke => {
-            accounts::revoke_all(&ledger, UserKey::Id(id), Reason::Admin, Some(&actor)).map(|_| ())
-        }
+        Action::Activate | Action::Deactivate => accounts
+            .set_active(&staff, id, action == Action::Activate)
+            .map(|_| ()),
+        Action::Revoke => accounts.revoke_all(&staff, id).map(|_| ()),
     })
     .await??;
-    state.users.forget(id);
     Ok(see_other(&format!(
         "/admin/users/{id}/?notice={}",
         action.notice()
