@@ -199,6 +199,16 @@ fn main() {
             std::thread::spawn(move || wrk_me(&base, &access, seconds))
         };
         command("flush-expired", &["flush-expired"], &mut rows);
+        // The target is a rate (a million in 10 s), so the row says it.
+        if let Some(row) = rows.last_mut() {
+            let seconds: f64 = row
+                .1
+                .split(' ')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN);
+            row.2 = format!("{} ({:.0} tokens/s)", row.2, tokens as f64 / seconds);
+        }
         let (during_rps, during_p99) = during.join().expect("wrk during the flush");
         rows.push((
             format!("{backend}: GET /api/me/ alone"),

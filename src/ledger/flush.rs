@@ -91,3 +91,71 @@ pub fn spawn_scheduled_with(
         })
         .map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::db;
+    use crate::ledger::event::{Reason, TokenRef, TokenType};
+    use crate::ledger::{chain, replay};
+
+    fn token(n: usize, expires_at: NaiveDateTime) -> TokenRef {
+        TokenRef {
+            jti: format!("{n:032x}"),
+            token_type: TokenType::Access,
+            user_id: 1,
+            sid: format!("s{}", n % 3),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_flush_in_several_batches_leaves_the_view_and_the_chain_consistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("flush.db").display());
+        let ledger = Ledger::open(db::connect(&url).unwrap()).unwrap();
+        let now = time::now();
+        let ended: Vec<TokenRef> = (0..10)
+            .map(|n| token(n, now - Duration::minutes(10 + n as i64)))
+            .collect();
+        let live = token(99, now + Duration::minutes(5));
+        let mut issued: Vec<NewEvent> = ended
+            .iter()
+            .map(|t| NewEvent::issued(t.clone(), None, now - Duration::hours(1)))
+            .collect();
+        issued.push(NewEvent::issued(live.clone(), None, now));
+        ledger
+            .write(|_| Ok::<_, StoreError>(Decision::new(issued, ())))
+            .unwrap();
+        let blacklisted: Vec<NewEvent> = ended[..3]
+            .iter()
+            .map(|t| NewEvent::blacklisted(t.clone(), Reason::Logout, now - Duration::minutes(30)))
+            .collect();
+        ledger
+            .write(|_| Ok::<_, StoreError>(Decision::new(blacklisted, ())))
+            .unwrap();
+        assert!(ledger.revocations().is_revoked(&ended[0].jti));
+
+        let mut seen = Vec::new();
+        let flushed = flush_expired(&ledger, now, 3, |done| seen.push(done)).unwrap();
+
+        assert_eq!(flushed, 10);
+        assert_eq!(seen, vec![3, 6, 9, 10]);
+        assert!(!ledger.revocations().is_revoked(&ended[0].jti));
+        let mut conn = ledger.pool().get().unwrap();
+        let left: Vec<String> = view::all(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.jti)
+            .collect();
+        assert_eq!(left, vec![live.jti.clone()]);
+        assert_eq!(replay::check(&mut conn, |_| {}).unwrap(), vec![]);
+        let verified = chain::verify(&mut conn, |_| {}).unwrap();
+        assert_eq!(verified.first_bad, None);
+        assert_eq!(verified.events, 11 + 3 + 10);
+        drop(conn);
+        assert_eq!(flush_expired(&ledger, now, 3, |_| {}).unwrap(), 0);
+    }
+}
