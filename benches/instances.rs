@@ -95,7 +95,11 @@ async fn measure(backend: &str, database_url: &str, samples: usize) {
         let instance = if n % 2 == 0 { &a } else { &b };
         logout_all(instance, batch)
     });
-    let mut latencies: Vec<Duration> = join_all(logouts).await.into_iter().flatten().collect();
+    let mut latencies: Vec<Duration> = join_all(logouts)
+        .await
+        .into_iter()
+        .flat_map(|run| run.latencies)
+        .collect();
     let logouts_per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
     latencies.sort_unstable();
 

@@ -134,7 +134,8 @@ pub async fn refresh_loop(instance: &Instance, run: Duration) -> Run {
 }
 
 /// Logs out sessions made beforehand (logins are argon2-bound and not what is measured).
-pub async fn logout_all(instance: &Instance, sessions: Vec<String>) -> Vec<Duration> {
+pub async fn logout_all(instance: &Instance, sessions: Vec<String>) -> Run {
+    let started = Instant::now();
     let mut latencies = Vec::new();
     for refresh in sessions {
         let sent = Instant::now();
@@ -144,7 +145,10 @@ pub async fn logout_all(instance: &Instance, sessions: Vec<String>) -> Vec<Durat
         latencies.push(sent.elapsed());
         assert_eq!(status, 200);
     }
-    latencies
+    Run {
+        latencies,
+        window: started.elapsed(),
+    }
 }
 
 /// A database of its own on the server `admin_url` names; dropped with this value.
