@@ -451,22 +451,6 @@ async fn a_bad_last_event_id_is_a_400() {
     .await;
 }
 
-async fn request_queries(app: &TestApp) -> i64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("tokenledger_db_queries_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .expect("the query counter")
-}
-
 #[actix_web::test]
 async fn open_streams_ask_the_database_nothing_while_idle_and_share_one_read_per_revocation() {
     let app = spawn_feed_app(|settings| settings.feed_keepalive = Duration::from_millis(100)).await;
@@ -482,12 +466,12 @@ async fn open_streams_ask_the_database_nothing_while_idle_and_share_one_read_per
         streams.push(Sse::open(&app, &after, None).await);
     }
     // /metrics itself reads the view's size: what one look costs, measured back to back.
-    let first = request_queries(&app).await;
-    let look = request_queries(&app).await - first;
-    let before = request_queries(&app).await;
+    let first = db_queries(&app).await;
+    let look = db_queries(&app).await - first;
+    let before = db_queries(&app).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
-        request_queries(&app).await - before,
+        db_queries(&app).await - before,
         look,
         "idle streams queried the database"
     );
@@ -495,17 +479,17 @@ async fn open_streams_ask_the_database_nothing_while_idle_and_share_one_read_per
     // counted): what grows is the logout's own queries, whatever the number of streams.
     let mut costs = Vec::new();
     for _ in 0..2 {
-        let start = request_queries(&app).await;
+        let start = db_queries(&app).await;
         logouts(&app, 1).await;
         for stream in &mut streams {
             assert_eq!(stream.take(2, Duration::from_secs(2)).await.len(), 2);
         }
-        costs.push(request_queries(&app).await - start - look);
+        costs.push(db_queries(&app).await - start - look);
     }
     drop(streams);
-    let start = request_queries(&app).await;
+    let start = db_queries(&app).await;
     logouts(&app, 1).await;
-    let without_streams = request_queries(&app).await - start - look;
+    let without_streams = db_queries(&app).await - start - look;
     assert_eq!(
         costs,
         [without_streams, without_streams],

@@ -5,7 +5,7 @@
 use reqwest::{Method, Response};
 use serde_json::json;
 
-use crate::helpers::{ADMIN, ALICE, TestApp, body, crafted_claims, sign, spawn_app};
+use crate::helpers::{ADMIN, ALICE, TestApp, body, crafted_claims, db_queries, sign, spawn_app};
 
 const CHECK: &str = "/api/auth/check";
 const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not provided."}"#;
@@ -232,35 +232,18 @@ async fn logout_all_and_reuse_detection_are_refused_at_the_check_at_once() {
     .await;
 }
 
-async fn request_queries(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("tokenledger_db_queries_total "))
-        .expect("the query counter")
-        .parse()
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn the_check_of_a_known_user_reads_no_database() {
     let app = spawn_app().await;
     app.create_user(ALICE.0, ALICE.1);
     let (_, access) = app.login(ALICE.0, ALICE.1).await;
-    let first = request_queries(&app).await;
-    let before = request_queries(&app).await;
+    let first = db_queries(&app).await;
+    let before = db_queries(&app).await;
     let per_scrape = before - first;
 
     // The first check reads the user (so the counter can move)...
     assert_eq!(check_bearer(&app, &access).await.status(), 200);
-    let after_first = request_queries(&app).await;
+    let after_first = db_queries(&app).await;
     assert!(
         after_first - before > per_scrape,
         "{before} -> {after_first}"
@@ -270,7 +253,7 @@ async fn the_check_of_a_known_user_reads_no_database() {
     for _ in 0..50 {
         assert_eq!(check_bearer(&app, &access).await.status(), 200);
     }
-    let after = request_queries(&app).await;
+    let after = db_queries(&app).await;
     assert!(
         after - after_first <= per_scrape + 1,
         "50 checks read the database {} times",

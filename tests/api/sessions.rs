@@ -216,23 +216,6 @@ async fn protected_endpoints_authenticate_before_anything_else() {
     assert_answer(response, 405, r#"{"detail":"Method \"GET\" not allowed."}"#).await;
 }
 
-async fn request_queries(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("tokenledger_db_queries_total "))
-        .expect("the query counter")
-        .parse()
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn protected_requests_are_answered_without_a_database_query() {
     let app = spawn_app().await;
@@ -243,13 +226,13 @@ async fn protected_requests_are_answered_without_a_database_query() {
         .await;
 
     // `/metrics` reads the view's size: what one scrape costs is measured, not assumed.
-    let first = request_queries(&app).await;
-    let before = request_queries(&app).await;
+    let first = db_queries(&app).await;
+    let before = db_queries(&app).await;
     let per_scrape = before - first;
 
     // The counter moves when a request does use the database (so this test can fail)...
     assert_eq!(app.me_with(&live).await.status(), 200);
-    let after_live = request_queries(&app).await;
+    let after_live = db_queries(&app).await;
     assert!(
         after_live - before > per_scrape,
         "the first request of a live token reads its user: {before} -> {after_live}"
@@ -263,7 +246,7 @@ async fn protected_requests_are_answered_without_a_database_query() {
             "Token is blacklisted"
         );
     }
-    let after_revoked = request_queries(&app).await;
+    let after_revoked = db_queries(&app).await;
     assert_eq!(after_revoked - after_live, per_scrape);
 
     // ...and for a live token's next requests, while its user is fresh in memory (a second at
@@ -271,7 +254,7 @@ async fn protected_requests_are_answered_without_a_database_query() {
     for _ in 0..20 {
         assert_eq!(app.me_with(&live).await.status(), 200);
     }
-    let after_repeats = request_queries(&app).await;
+    let after_repeats = db_queries(&app).await;
     assert!(
         after_repeats - after_revoked <= per_scrape + 1,
         "20 requests of a known user read the database {} times",

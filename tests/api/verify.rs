@@ -11,24 +11,6 @@ use crate::helpers::*;
 
 const BLACKLISTED: &str = r#"{"non_field_errors":["Token is blacklisted"]}"#;
 
-async fn request_queries(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("tokenledger_db_queries_total "))
-        .expect("the query counter")
-        .trim()
-        .parse()
-        .expect("a number")
-}
-
 async fn verify_status(app: &TestApp, token: &str) -> u16 {
     app.post_json("/api/token/verify/", json!({"token": token}))
         .await
@@ -52,15 +34,15 @@ async fn verify_of_known_tokens_runs_no_database_query() {
     let successor = body(app.refresh(&rotated).await).await;
     let successor = successor["refresh"].as_str().expect("rotated").to_owned();
 
-    let first = request_queries(&app).await;
-    let before = request_queries(&app).await;
+    let first = db_queries(&app).await;
+    let before = db_queries(&app).await;
     let per_scrape = before - first;
 
     // The counter moves when a request does use the database (so this test can fail).
     app.post_json("/api/token/blacklist/", json!({"refresh": "not.a.token"}))
         .await;
     let (other, _) = app.login(ALICE.0, ALICE.1).await;
-    let after_login = request_queries(&app).await;
+    let after_login = db_queries(&app).await;
     assert!(
         after_login - before > per_scrape,
         "a login queries: {before} -> {after_login}"
@@ -89,13 +71,13 @@ async fn verify_of_known_tokens_runs_no_database_query() {
     } else {
         valid.iter().chain(&blacklisted).copied().collect()
     };
-    let start = request_queries(&app).await;
+    let start = db_queries(&app).await;
     for _ in 0..10 {
         for (token, status) in &cases {
             assert_eq!(verify_status(&app, token).await, *status);
         }
     }
-    let end = request_queries(&app).await;
+    let end = db_queries(&app).await;
     assert_eq!(
         end - start,
         per_scrape,
@@ -148,13 +130,13 @@ async fn where_memory_cannot_vouch_the_database_answers() {
     app.post_json("/api/token/blacklist/", json!({"refresh": logged_out}))
         .await;
 
-    let first = request_queries(&app).await;
-    let before = request_queries(&app).await;
+    let first = db_queries(&app).await;
+    let before = db_queries(&app).await;
     let per_scrape = before - first;
     for _ in 0..25 {
         assert_eq!(verify_status(&app, &logged_out).await, 400);
     }
-    let after_revoked = request_queries(&app).await;
+    let after_revoked = db_queries(&app).await;
     assert_eq!(
         after_revoked - before,
         per_scrape,
@@ -165,7 +147,7 @@ async fn where_memory_cannot_vouch_the_database_answers() {
         assert_eq!(verify_status(&app, &access).await, 200);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let after_live = request_queries(&app).await;
+    let after_live = db_queries(&app).await;
     assert!(
         after_live - after_revoked > per_scrape,
         "between polls verify asks the database: {after_revoked} -> {after_live}"
