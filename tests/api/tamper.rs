@@ -187,8 +187,9 @@ async fn compaction_exports_then_removes_only_what_no_held_token_needs() {
     use std::time::Duration;
 
     let app = spawn_app_with(|s| {
-        s.access_token_lifetime = Duration::from_secs(1);
-        s.refresh_token_lifetime = Duration::from_secs(1);
+        // Long enough that a loaded machine still logs out before the pair expires.
+        s.access_token_lifetime = Duration::from_secs(3);
+        s.refresh_token_lifetime = Duration::from_secs(3);
         s.flush_interval = Duration::ZERO;
     })
     .await;
@@ -198,7 +199,7 @@ async fn compaction_exports_then_removes_only_what_no_held_token_needs() {
         .post_json("/api/token/blacklist/", json!({"refresh": refresh}))
         .await; // seq 3, 4
     assert_eq!(logout.status(), 200);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert!(app.cli(&["flush-expired"], None).status.success()); // seq 5, 6
     app.login(ALICE.0, ALICE.1).await; // seq 7, 8: still held by the view
 
