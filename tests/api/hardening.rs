@@ -286,15 +286,7 @@ async fn made_up_methods_do_not_grow_metrics() {
             .await
             .expect("request");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(&app).await;
     assert!(!metrics.contains("XMETHOD"), "a made-up method is a label");
     assert!(metrics.contains(r#"method="other""#));
 }

@@ -350,18 +350,23 @@ pub async fn assert_answer(response: Response, status: u16, expected: &str) {
     assert_eq!((actual_status, text.as_str()), (status, expected));
 }
 
-/// The server's count of the database queries it ran for requests (`/metrics`).
-pub async fn db_queries(app: &TestApp) -> i64 {
-    let text = app
-        .client
+/// The server's `/metrics` page.
+pub async fn metrics(app: &TestApp) -> String {
+    app.client
         .get(app.url("/metrics"))
         .send()
         .await
         .expect("request")
         .text()
         .await
-        .expect("text");
-    text.lines()
+        .expect("text")
+}
+
+/// The server's count of the database queries it ran for requests (`/metrics`).
+pub async fn db_queries(app: &TestApp) -> i64 {
+    metrics(app)
+        .await
+        .lines()
         .find_map(|line| line.strip_prefix("tokenledger_db_queries_total "))
         .and_then(|value| value.trim().parse().ok())
         .expect("the query counter")

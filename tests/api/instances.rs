@@ -66,17 +66,6 @@ fn metric(text: &str, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("metric {name} in {text}"))
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text")
-}
-
 #[actix_web::test]
 async fn a_revocation_through_one_instance_is_refused_by_the_other() {
     let a = spawn_app().await;

@@ -301,15 +301,7 @@ async fn a_receiver_failing_for_a_while_gets_every_event_afterwards_in_order_wit
     let label = receiver.url.clone();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .expect("request")
-            .text()
-            .await
-            .expect("text");
+        let metrics = metrics(&app).await;
         assert!(!metrics.contains("hookpass") && !metrics.contains("querysecret"));
         let lag = format!("tokenledger_webhook_lag_events{{url=\"{label}\"}} 0");
         let failures =
