@@ -1,16 +1,16 @@
-//! The OpenAPI document, derived from the handlers' `#[utoipa::path]` annotations.
+//! The OpenAPI document: what this file declares (info, schemas, tags, the bearer scheme),
+//! plus the paths of every route `http::routes` mounts, each from its handler's
+//! `#[utoipa::path]`, plus the answers every operation shares (`CommonResponses`).
 
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
 
 use crate::http::forward_auth::EveryMethod;
-use crate::http::{
-    admin, audit, discovery, feed, forward_auth, jwks, me, oauth, operations, schemas, sessions,
-    tokens,
-};
+use crate::http::{feed, routes, schemas};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,39 +19,6 @@ use crate::http::{
         description = "A SimpleJWT-compatible JWT service: obtain, refresh with rotation, verify and \
             blacklist tokens, every change recorded in an append-only ledger.",
         license(name = "MIT"),
-    ),
-    paths(
-        tokens::obtain_pair,
-        tokens::refresh,
-        tokens::verify,
-        tokens::blacklist,
-        tokens::obtain_sliding,
-        tokens::refresh_sliding,
-        me::me,
-        sessions::list,
-        sessions::revoke,
-        sessions::logout_all,
-        sessions::change_password,
-        admin::create_user,
-        admin::deactivate,
-        admin::activate,
-        admin::revoke,
-        audit::ledger_events,
-        audit::tokens,
-        admin::blacklist_token,
-        audit::token_history,
-        audit::tokens_at,
-        admin::flush_expired,
-        oauth::revoke,
-        oauth::introspect,
-        feed::revocations,
-        feed::stream,
-        jwks::jwks,
-        operations::healthz,
-        operations::readyz,
-        operations::metrics,
-        forward_auth::check,
-        discovery::metadata,
     ),
     components(schemas(
         schemas::TokenObtainRequest,
@@ -94,7 +61,7 @@ use crate::http::{
         crate::ledger::feed::Revocation,
         feed::RevocationPage,
     )),
-    modifiers(&BearerAuth, &CommonResponses, &EveryMethod),
+    modifiers(&BearerAuth),
     tags(
         (name = "tokens", description = "SimpleJWT-compatible token endpoints"),
         (name = "me", description = "The authenticated user"),
@@ -193,9 +160,22 @@ impl Modify for CommonResponses {
     }
 }
 
+/// The document Swagger UI is served: the routes are mounted on an app of their own just to
+/// collect their operations (mounting serves nothing until a server runs the app).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    CommonResponses.modify(&mut document);
+    EveryMethod.modify(&mut document);
+    document
+}
+
 /// The document as `tokenledger openapi` prints it and `openapi/openapi.json` holds it.
 pub fn document_json() -> String {
-    ApiDoc::openapi()
+    document()
         .to_pretty_json()
         .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
 }

@@ -9,14 +9,13 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Condition, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, StoreError};
 use crate::http::{self, AppState};
 use crate::ledger::{Ledger, flush, follower};
-use crate::openapi::ApiDoc;
 use crate::tokens::keys::KeyError;
 use crate::tokens::{TokenPolicy, TokenService};
 use crate::users::UserError;
@@ -150,7 +149,7 @@ impl Application {
             .including(attempts)
             .including(latency);
         let state = web::Data::new(app_state);
-        let openapi = ApiDoc::openapi();
+        let openapi = crate::openapi::document();
         let cors_origins = settings.cors_origins.clone();
         let cors_credentials = settings.refresh_cookie.is_some();
         let server = HttpServer::new(move || {
@@ -168,7 +167,9 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(console.clone())
                 .app_data(feed_access.clone())
-                .configure(http::configure)
+                .into_utoipa_app()
+                .configure(http::routes::configure)
+                .into_app()
                 .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")
                         .url("/api-docs/openapi.json", openapi.clone()),

@@ -6,7 +6,7 @@ use super::bearer::Staff;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    BadRequest, BearerErrorBody, BodyRefused, Detail, Expired, NewUserRequest, Revoked, TokenBody,
+    BadRequest, BodyRefused, Detail, Expired, NewUserRequest, Revoked, StaffOnly, TokenBody,
     UserBody,
 };
 use super::state::AppState;
@@ -32,8 +32,7 @@ fn user_body(user: User) -> UserBody {
     responses(
         (status = 201, description = "The new user", body = UserBody),
         (status = 400, description = "Missing or blank fields, `is_staff` not a boolean, or a body that does not parse", body = BadRequest),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 409, description = "The username is taken", body = Detail),
         BodyRefused,
     )
@@ -79,8 +78,7 @@ async fn set_active(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The user", body = UserBody),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
     )
 )]
@@ -99,8 +97,7 @@ pub async fn deactivate(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The user", body = UserBody),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
     )
 )]
@@ -119,8 +116,7 @@ pub async fn activate(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "How many tokens were newly revoked", body = Revoked),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
     )
 )]
@@ -142,8 +138,7 @@ pub async fn revoke(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The token, blacklisted", body = TokenBody),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 404, description = "The view holds no such token", body = Detail),
     )
 )]
@@ -165,8 +160,7 @@ pub async fn blacklist_token(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "How many tokens were recorded as expired", body = Expired),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
     )
 )]
 pub async fn flush_expired(

@@ -8,8 +8,7 @@ use super::bearer::Staff;
 use super::error::ApiError;
 use super::params::Params;
 use super::schemas::{
-    BearerErrorBody, Detail, EventPage, TokenBody, TokenHistory, TokenPage, TokensAt,
-    ValidationErrors,
+    Detail, EventPage, StaffOnly, TokenBody, TokenHistory, TokenPage, TokensAt, ValidationErrors,
 };
 use super::state::AppState;
 use crate::time;
@@ -33,8 +32,7 @@ use crate::tokens::reader::{EventFilter, TokenFilter};
     responses(
         (status = 200, description = "A page of events, oldest first", body = EventPage),
         (status = 400, description = "A parameter that does not parse, or `limit` out of range", body = ValidationErrors),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
     )
 )]
 pub async fn ledger_events(
@@ -77,8 +75,7 @@ pub async fn ledger_events(
     responses(
         (status = 200, description = "A page of the view, in jti order", body = TokenPage),
         (status = 400, description = "A parameter that does not parse, or `limit` out of range", body = ValidationErrors),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
     )
 )]
 pub async fn tokens(
@@ -115,8 +112,7 @@ pub async fn tokens(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Its events and its lineage", body = TokenHistory),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 404, description = "The ledger never saw this jti", body = Detail),
     )
 )]
@@ -149,8 +145,7 @@ pub async fn token_history(
     responses(
         (status = 200, description = "The user's tokens as they stood at `at`", body = TokensAt),
         (status = 400, description = "`at` is not RFC 3339", body = ValidationErrors),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         (status = 404, description = "`id` is not an integer", body = Detail),
     )
 )]

@@ -9,7 +9,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 
 use super::bearer::Authenticated;
-use super::schemas::{BearerErrorBody, Empty};
+use super::schemas::{Empty, NotAuthenticated};
 
 pub const USER_ID: HeaderName = HeaderName::from_static("x-auth-user-id");
 pub const USERNAME: HeaderName = HeaderName::from_static("x-auth-username");
@@ -22,7 +22,9 @@ pub const TOKEN_TYPE: HeaderName = HeaderName::from_static("x-auth-token-type");
 /// original path to the check's prefix). `no-store` on every answer, 401s too: a cache
 /// between gateway and service must never answer for a token that has since been revoked.
 pub fn resource() -> impl HttpServiceFactory {
-    web::resource(["/api/auth/check", "/api/auth/check/{tail:.*}"])
+    let path = <__path_check as utoipa::Path>::path();
+    let below = format!("{path}/{{tail:.*}}");
+    web::resource([path, below])
         .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
         .default_service(web::to(check))
 }
@@ -47,7 +49,7 @@ pub fn resource() -> impl HttpServiceFactory {
             ("X-Auth-Token-Type" = String, description = "`access` or `sliding`"),
             ("Cache-Control" = String, description = "`no-store`"),
         )),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user (as `/api/me/`)", body = BearerErrorBody),
+        NotAuthenticated,
     )
 )]
 pub async fn check(auth: Authenticated) -> HttpResponse {

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 
 use super::bearer::Authenticated;
 use super::error::ApiError;
-use super::schemas::{BearerErrorBody, Me};
+use super::schemas::{Me, NotAuthenticated};
 
 #[utoipa::path(
     get, path = "/api/me/", tag = "me",
@@ -12,7 +12,7 @@ use super::schemas::{BearerErrorBody, Me};
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The token's user", body = Me),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        NotAuthenticated,
     )
 )]
 pub async fn me(auth: Authenticated) -> Result<HttpResponse, ApiError> {

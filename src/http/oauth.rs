@@ -7,7 +7,7 @@ use super::bearer::Staff;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    BearerErrorBody, BodyRefused, Detail, Empty, IntrospectionBody, OAuthError, OAuthTokenRequest,
+    BodyRefused, Empty, IntrospectionBody, OAuthError, OAuthTokenRequest, StaffOnly,
 };
 use super::state::AppState;
 
@@ -60,8 +60,7 @@ pub async fn revoke(
     responses(
         (status = 200, description = "`active`, and for an active token its claims and `username`", body = IntrospectionBody),
         (status = 400, description = "No `token`, or a body that does not parse: `{\"error\": \"invalid_request\"}`", body = OAuthError),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
-        (status = 403, description = "Not staff", body = Detail),
+        StaffOnly,
         BodyRefused,
     )
 )]

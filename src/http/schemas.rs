@@ -113,6 +113,25 @@ pub enum BodyRefused {
     UnsupportedMediaType(Detail),
 }
 
+/// The bearer check's refusal, on every endpoint behind a token (`bearer.rs`).
+#[derive(IntoResponses)]
+pub enum NotAuthenticated {
+    /// No, bad, expired or revoked token; inactive user
+    #[response(status = 401)]
+    Unauthorized(BearerErrorBody),
+}
+
+/// The refusals of every staff-only endpoint.
+#[derive(IntoResponses)]
+pub enum StaffOnly {
+    /// No, bad, expired or revoked token; inactive user
+    #[response(status = 401)]
+    Unauthorized(BearerErrorBody),
+    /// A token, but not staff
+    #[response(status = 403)]
+    Forbidden(Detail),
+}
+
 /// Field name -> messages (`non_field_errors` for the body as a whole).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"password": ["This field is required."]}))]

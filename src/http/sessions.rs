@@ -9,7 +9,7 @@ use super::body;
 use super::client::client_address;
 use super::error::{ApiError, FieldErrors};
 use super::schemas::{
-    BadRequest, BearerErrorBody, BodyRefused, Detail, Empty, PasswordChange, Revoked, Session,
+    BadRequest, BodyRefused, Detail, Empty, NotAuthenticated, PasswordChange, Revoked, Session,
 };
 use super::state::AppState;
 use crate::time::rfc3339;
@@ -21,7 +21,7 @@ use crate::tokens::acting;
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The live sessions, newest first", body = Vec<Session>),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        NotAuthenticated,
     )
 )]
 pub async fn list(
@@ -50,7 +50,7 @@ pub async fn list(
     security(("bearerAuth" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        NotAuthenticated,
         (status = 404, description = "Not a live session of this user", body = Detail),
     )
 )]
@@ -74,7 +74,7 @@ pub async fn revoke(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "How many tokens were newly revoked", body = Revoked),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        NotAuthenticated,
     )
 )]
 pub async fn logout_all(
@@ -94,7 +94,7 @@ pub async fn logout_all(
     responses(
         (status = 200, description = "Changed; every other session is revoked", body = Empty),
         (status = 400, description = "Missing or blank fields, a body that does not parse, or `{\"old_password\": [\"Wrong password.\"]}`", body = BadRequest),
-        (status = 401, description = "No, bad, expired or revoked token; inactive user", body = BearerErrorBody),
+        NotAuthenticated,
         (status = 429, description = "Too many wrong passwords (counted with the failed logins of this user from this client), or every password hasher busy: `{\"detail\": \"Request was throttled. Expected available in N seconds.\"}`", body = Detail,
             headers(("Retry-After" = u64, description = "Seconds until it may try again"))),
         BodyRefused,
