@@ -1,4 +1,5 @@
-//! The fold: the one place where a token's state changes are decided.
+//! The fold: the one place where a token's state changes. What happens is decided before,
+//! in `tokens::decide`; the fold only applies an event to the view row it touches.
 //!
 //! `fold(row, event)` is pure. The live append path and `view rebuild`/`view check` both
 //! run every event through it, so the view and a replay of the ledger cannot disagree.

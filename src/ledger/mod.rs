@@ -1,6 +1,10 @@
-//! The ledger: events (`event`), the pure fold (`fold`), the append that folds into the view
-//! in the same transaction (`append`), the view's rows (`view`), replay for rebuild/check
-//! (`replay`), and the in-memory revocation state with its follower.
+//! The ledger: the events (`event`), the pure fold (`fold`), the append that chains and folds
+//! a batch into the view in the same transaction (`append`), group commit (`group`: concurrent
+//! writers share one transaction), the view's rows (`view`), reads in seq order (`log`), the
+//! hash chain (`chain`), replay for rebuild/check (`replay`), audit reads (`query`), the
+//! revocation feed (`feed`), expiry (`flush`), export and compaction (`retention`), the
+//! in-memory revocations (`revocations`) with the follower that brings in other instances'
+//! events (`follower`), and enums stored as TEXT (`text_enum`).
 
 pub mod append;
 pub mod chain;

@@ -1,5 +1,6 @@
-use crate::config::{ConfigError, Settings, UserClaim, UsernameField};
+use crate::config::{ConfigError, Settings, UsernameField};
 use crate::ledger::TokenType;
+use crate::tokens::user_claim::UserClaim;
 use crate::users::throttle::LoginThrottle;
 
 /// The token rules the service applies, read once from [`Settings`].

@@ -1,6 +1,7 @@
 //! Signing and verifying keys. The algorithm comes from configuration only: a token's own
 //! `alg` header is checked against it, never obeyed.
 
+pub mod algorithm;
 mod pem;
 
 use base64::Engine;
@@ -12,7 +13,8 @@ use serde_json::{Map, Value, json};
 pub use self::pem::PublicKey;
 use super::claims::Claims;
 use super::error::{AuthError, TokenError};
-use crate::config::{Secret, SigningAlgorithm};
+use crate::config::Secret;
+pub use algorithm::SigningAlgorithm;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
