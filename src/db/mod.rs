@@ -4,6 +4,7 @@
 //! the write lock, snapshots, notifications, multi-row inserts) is decided in this module's
 //! files, and `import/django.rs` reads Django's own database the same way.
 
+pub mod bulk_load;
 mod connection;
 mod error;
 mod location;

@@ -15,7 +15,7 @@ use super::event::LedgerEvent;
 use super::fold::fold;
 use super::view::{self, TokenRow};
 use crate::db::schema::token_ledger;
-use crate::db::{DbConn, StoreError, write_transaction};
+use crate::db::{DbConn, StoreError, bulk_load, write_transaction};
 
 /// Events read per query, and rows written or compared per batch.
 const PAGE: i64 = 10_000;
@@ -123,16 +123,18 @@ pub struct RebuildReport {
 pub fn rebuild(conn: &mut DbConn, progress: impl FnMut(u64)) -> Result<RebuildReport, StoreError> {
     write_transaction(conn, |conn| {
         view::clear(conn)?;
-        let mut rows = 0;
-        let events = replay_stored(
-            conn,
-            |conn, batch| {
-                rows += batch.len();
-                view::insert_many(conn, &batch)
-            },
-            progress,
-        )?;
-        Ok::<_, StoreError>(RebuildReport { events, rows })
+        bulk_load::without_indexes(conn, "token_view", |conn| {
+            let mut rows = 0;
+            let events = replay_stored(
+                conn,
+                |conn, batch| {
+                    rows += batch.len();
+                    view::insert_many(conn, &batch)
+                },
+                progress,
+            )?;
+            Ok(RebuildReport { events, rows })
+        })
     })
 }
 
