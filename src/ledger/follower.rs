@@ -71,12 +71,14 @@ struct Follower {
 }
 
 impl Follower {
-    /// One turn of the loop; returns how long to sleep before the next.
-    fn turn(&mut self) -> Duration {
+    /// One turn of the loop; returns how long to sleep before the next. `wanted`: a verify
+    /// waits for a check (on SQLite the change counter is that check; elsewhere a catch-up).
+    fn turn(&mut self, wanted: bool) -> Duration {
         let checked_at = Instant::now();
         let mut due = self
             .last_catch_up
-            .is_none_or(|last| last.elapsed() >= self.interval);
+            .is_none_or(|last| last.elapsed() >= self.interval)
+            || (wanted && !matches!(self.wakeups, Wakeups::Watching { .. }));
         if matches!(self.wakeups, Wakeups::Unsubscribed) {
             // Subscribe first, then catch up: an append committed in between is read by the
             // catch-up; one committed after it notifies.
@@ -192,9 +194,10 @@ pub fn spawn(
     std::thread::Builder::new()
         .name(format!("{}-follower", crate::db::BACKGROUND_THREAD_PREFIX))
         .spawn(move || {
+            let mut wanted = false;
             while !stop.load(Ordering::Relaxed) {
-                let pause = follower.turn();
-                std::thread::sleep(pause);
+                let pause = follower.turn(wanted);
+                wanted = follower.ledger.revocations().checks().wait(pause);
             }
         })
 }

@@ -8,6 +8,7 @@
 
 pub mod append;
 pub mod chain;
+pub mod checks;
 pub mod event;
 pub mod feed;
 pub mod flush;

@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use std::sync::RwLock;
 use std::time::Instant;
 
+use super::checks::Checks;
+
 use super::chain::head_seq;
 use super::event::{EventKind, LedgerEvent};
 use super::view;
@@ -19,6 +21,7 @@ use crate::db::{DbConn, StoreError};
 pub struct Revocations {
     state: RwLock<State>,
     observers: Observers,
+    checks: Checks,
 }
 
 /// Told of each event after it is applied here, whoever wrote it: lets other in-memory state
@@ -168,6 +171,7 @@ impl Revocations {
                 current_as_of: None,
             }),
             observers: Observers::default(),
+            checks: Checks::default(),
         })
     }
 
@@ -217,6 +221,12 @@ impl Revocations {
                 );
             }
         });
+        self.checks.complete();
+    }
+
+    /// Where a verify asks the follower for a check and waits for it.
+    pub fn checks(&self) -> &Checks {
+        &self.checks
     }
 
     /// Whether this state is known to hold every event committed before `since`: nothing

@@ -168,6 +168,31 @@ impl TokenService {
         revocations.is_current_since(arrived).then_some(Ok(()))
     }
 
+    /// Memory's word on `presented` once the follower has checked the database after
+    /// `arrived`: asks it for a check now, and waits for one to complete, `patience` at most
+    /// (`None`: no check came in time, the database must answer).
+    pub async fn vouch_soon(
+        &self,
+        presented: &Verified,
+        arrived: Instant,
+        patience: std::time::Duration,
+    ) -> Option<Result<(), AuthError>> {
+        let checks = self.ledger().revocations().checks();
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            // Registered before looking, so a check completing in between still wakes us.
+            let mut completed = std::pin::pin!(checks.completed().notified());
+            completed.as_mut().enable();
+            if let Some(decided) = self.vouch_from_memory(presented, arrived) {
+                return Some(decided);
+            }
+            checks.want();
+            if tokio::time::timeout_at(deadline, completed).await.is_err() {
+                return self.vouch_from_memory(presented, arrived);
+            }
+        }
+    }
+
     /// The view's word on a token `verify_in_memory` could not decide. Blocking.
     pub fn verify_in_database(&self, presented: &Verified) -> Result<(), AuthError> {
         let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
