@@ -129,7 +129,7 @@ pub async fn obtain_pair(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let login = state.tokens.policy().username_field.as_str();
+    let login = state.tokens.policy().login.username_field.as_str();
     let client = client_address(&req, &state.trusted_proxies);
     let values = body::read(&req, payload, state.max_body)
         .await?
@@ -272,7 +272,7 @@ pub async fn obtain_sliding(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let login = state.tokens.policy().username_field.as_str();
+    let login = state.tokens.policy().login.username_field.as_str();
     let client = client_address(&req, &state.trusted_proxies);
     answer(
         req,

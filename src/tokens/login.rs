@@ -53,7 +53,7 @@ impl TokenService {
     /// also revoke the user's tokens (`lockout_revokes_sessions`), once per window.
     fn authenticate(&self, login: &str, password: &str, client: &str) -> Result<User, AuthError> {
         let policy = &self.inner.policy;
-        let throttle = &policy.login_throttle;
+        let throttle = &policy.login.throttle;
         let pool = self.ledger().pool();
         let attempt = self.take_attempt(login, client)?;
         let Some(place) = self.inner.hash_queue.enter() else {
@@ -64,10 +64,10 @@ impl TokenService {
         };
         let checked = users::authenticate(
             pool,
-            policy.username_field,
+            policy.login.username_field,
             login,
             password,
-            policy.update_last_login,
+            policy.login.update_last_login,
         );
         drop(place);
         let refused = match checked? {
@@ -92,9 +92,11 @@ impl TokenService {
             locked_out,
             "login failed"
         );
-        if let (true, true, Some(user_id)) =
-            (locked_out, policy.lockout_revokes_sessions, refused.user_id)
-        {
+        if let (true, true, Some(user_id)) = (
+            locked_out,
+            policy.login.lockout_revokes_sessions,
+            refused.user_id,
+        ) {
             let revoked = self.ledger().write(|conn| {
                 let ctx = self.context();
                 let claimed = throttle.claim_lockout_revocation(conn, user_id, ctx.now)?;
@@ -127,7 +129,7 @@ impl TokenService {
 
     /// An attempt of the login throttle, or `Throttled`.
     fn take_attempt(&self, login: &str, client: &str) -> Result<Attempt, AuthError> {
-        let throttle = &self.inner.policy.login_throttle;
+        let throttle = &self.inner.policy.login.throttle;
         let _turn = self.throttle_turn();
         let mut conn = self.ledger().pool().get().map_err(StoreError::from)?;
         match throttle.take(&mut conn, login, client, time::now())? {
@@ -149,7 +151,7 @@ impl TokenService {
         password: &str,
         client: &str,
     ) -> Result<bool, AuthError> {
-        let throttle = &self.inner.policy.login_throttle;
+        let throttle = &self.inner.policy.login.throttle;
         let pool = self.ledger().pool();
         let Some(user) = users::find(&mut *pool.get().map_err(StoreError::from)?, user_id)? else {
             return Ok(false);
@@ -178,7 +180,8 @@ impl TokenService {
         let mut conn = self.ledger().pool().get()?;
         self.inner
             .policy
-            .login_throttle
+            .login
+            .throttle
             .purge(&mut conn, time::now())
     }
 }

@@ -3,7 +3,7 @@ use crate::ledger::TokenType;
 use crate::tokens::user_claim::UserClaim;
 use crate::users::throttle::LoginThrottle;
 
-/// The token rules the service applies, read once from [`Settings`].
+/// The token rules the service applies, and the login's (`login`), read once from [`Settings`].
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {
     pub access_lifetime: i64,
@@ -20,12 +20,19 @@ pub struct TokenPolicy {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub bearer_types: Vec<TokenType>,
-    pub username_field: UsernameField,
-    pub update_last_login: bool,
-    pub login_throttle: LoginThrottle,
-    pub lockout_revokes_sessions: bool,
     /// User fields copied into access and sliding tokens (`TOKEN_CLAIMS`).
     pub user_claims: Vec<UserClaim>,
+    pub login: LoginPolicy,
+}
+
+/// How a login is checked before any token is issued: the field it names, the throttle and
+/// what a lockout does, and the bound on passwords waiting to be hashed.
+#[derive(Debug, Clone)]
+pub struct LoginPolicy {
+    pub username_field: UsernameField,
+    pub update_last_login: bool,
+    pub throttle: LoginThrottle,
+    pub lockout_revokes_sessions: bool,
     pub password_hash_queue: usize,
 }
 
@@ -47,15 +54,17 @@ impl TokenPolicy {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             bearer_types: settings.bearer_token_types()?,
-            username_field: settings.username_field,
-            update_last_login: settings.update_last_login,
-            login_throttle: LoginThrottle {
-                per_username: settings.login_throttle,
-                per_client: settings.login_throttle_ip,
-            },
-            lockout_revokes_sessions: settings.lockout_revokes_sessions,
             user_claims: settings.user_claims()?,
-            password_hash_queue: settings.password_hash_queue,
+            login: LoginPolicy {
+                username_field: settings.username_field,
+                update_last_login: settings.update_last_login,
+                throttle: LoginThrottle {
+                    per_username: settings.login_throttle,
+                    per_client: settings.login_throttle_ip,
+                },
+                lockout_revokes_sessions: settings.lockout_revokes_sessions,
+                password_hash_queue: settings.password_hash_queue,
+            },
         })
     }
 

@@ -61,7 +61,7 @@ impl TokenService {
         Self {
             inner: Arc::new(Inner {
                 keys,
-                hash_queue: HashQueue::new(policy.password_hash_queue),
+                hash_queue: HashQueue::new(policy.login.password_hash_queue),
                 throttle_turn: std::sync::Mutex::new(()),
                 policy,
                 ledger,

@@ -28,7 +28,7 @@ fn sign_in_page(
     message: Option<String>,
     notice: Option<&'static str>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let login_field = state.tokens.policy().username_field.as_str();
+    let login_field = state.tokens.policy().login.username_field.as_str();
     let login_label = if login_field == "email" {
         "Email"
     } else {
@@ -66,7 +66,7 @@ pub async fn submit(
     // by its Origin, so nobody can sign a browser into an account of theirs.
     session::same_origin(&req)?;
     let fields = Fields::form(&body);
-    let login_field = state.tokens.policy().username_field.as_str();
+    let login_field = state.tokens.policy().login.username_field.as_str();
     let login = fields.text(login_field);
     let password = fields.get("password").map(str::to_owned);
     let Some(password) = password.filter(|_| !login.is_empty()) else {
