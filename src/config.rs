@@ -18,8 +18,6 @@ pub(crate) mod lenient;
 mod validate;
 pub use feed::{WebhookSecret, WebhookSelection};
 // The domain's own types, named here because settings hold them.
-pub use crate::tokens::keys::algorithm::SigningAlgorithm;
-pub use crate::tokens::user_claim::UserClaim;
 pub use crate::users::login_rate::LoginRate;
 pub use crate::users::username_field::UsernameField;
 
@@ -64,6 +62,49 @@ impl fmt::Debug for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         lenient::string(deserializer).map(Secret)
+    }
+}
+
+/// The signing algorithms of contract section 2, by their JOSE names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+}
+
+impl SigningAlgorithm {
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+}
+
+/// A user field `token_claims` may copy into access and sliding tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserClaim {
+    Username,
+    Email,
+    IsStaff,
+}
+
+impl UserClaim {
+    pub const ALL: [UserClaim; 3] = [UserClaim::Username, UserClaim::Email, UserClaim::IsStaff];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserClaim::Username => "username",
+            UserClaim::Email => "email",
+            UserClaim::IsStaff => "is_staff",
+        }
     }
 }
 

@@ -16,7 +16,6 @@ mod revoke;
 pub mod service;
 pub mod sessions;
 pub mod shared_key;
-pub mod user_claim;
 
 pub use authenticate::{Authenticated, Authenticator, Credential};
 pub use error::{AuthError, TokenError};

@@ -1,6 +1,6 @@
+use crate::config::UserClaim;
 use crate::config::{ConfigError, Settings, UsernameField};
 use crate::ledger::TokenType;
-use crate::tokens::user_claim::UserClaim;
 use crate::users::throttle::LoginThrottle;
 
 /// The token rules the service applies, and the login's (`login`), read once from [`Settings`].

@@ -4,11 +4,11 @@
 use chrono::NaiveDateTime;
 
 use super::Context;
+use crate::config::UserClaim;
 use crate::ledger::{TokenRef, TokenRow, TokenType};
 use crate::time;
 use crate::tokens::claims::{Claims, UserClaims};
 use crate::tokens::policy::TokenPolicy;
-use crate::tokens::user_claim::UserClaim;
 use crate::users::User;
 
 /// A token decided: the claims to sign once its `issued` event is committed, and the

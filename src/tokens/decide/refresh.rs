@@ -233,9 +233,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::config::UserClaim;
     use crate::ledger::{EventKind, TokenState};
     use crate::tokens::decide::given::{at, context, fresh, policy, presented, row, user};
-    use crate::tokens::user_claim::UserClaim;
 
     fn kinds(events: &[NewEvent]) -> Vec<(EventKind, &str)> {
         events

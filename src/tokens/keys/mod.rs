@@ -1,7 +1,6 @@
 //! Signing and verifying keys. The algorithm comes from configuration only: a token's own
 //! `alg` header is checked against it, never obeyed.
 
-pub mod algorithm;
 mod pem;
 
 use base64::Engine;
@@ -13,8 +12,7 @@ use serde_json::{Map, Value, json};
 pub use self::pem::PublicKey;
 use super::claims::Claims;
 use super::error::{AuthError, TokenError};
-use crate::config::Secret;
-pub use algorithm::SigningAlgorithm;
+use crate::config::{Secret, SigningAlgorithm};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
