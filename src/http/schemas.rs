@@ -113,6 +113,14 @@ pub enum BodyRefused {
     UnsupportedMediaType(Detail),
 }
 
+/// The refresh cookie's CSRF check (refresh and logout through the cookie).
+#[derive(IntoResponses)]
+pub enum CsrfRefused {
+    /// With `TOKENLEDGER_REFRESH_COOKIE` on: no `refresh` in the body, the cookie sent, and no `X-CSRF-Token` equal to the `<name>_csrf` cookie: `{"detail": "CSRF Failed: CSRF token missing or incorrect."}`; nothing changes
+    #[response(status = 403)]
+    Forbidden(Detail),
+}
+
 /// The bearer check's refusal, on every endpoint behind a token (`bearer.rs`).
 #[derive(IntoResponses)]
 pub enum NotAuthenticated {

@@ -9,8 +9,8 @@ use super::body;
 use super::client::client_address;
 use super::error::ApiError;
 use super::schemas::{
-    BadRequest, BodyRefused, Detail, Empty, RefreshRequest, RefreshResponse, SlidingToken,
-    TokenErrorBody, TokenObtainRequest, TokenPair, TokenRequest,
+    BadRequest, BodyRefused, CsrfRefused, Detail, Empty, RefreshRequest, RefreshResponse,
+    SlidingToken, TokenErrorBody, TokenObtainRequest, TokenPair, TokenRequest,
 };
 use super::state::AppState;
 use crate::tokens::{AuthError, TokenService};
@@ -159,7 +159,7 @@ pub async fn obtain_pair(
         (status = 200, description = "A new access token (and refresh token, when rotating)", body = RefreshResponse),
         (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
         (status = 401, description = "Token invalid, expired, blacklisted or of the wrong type (`code`: `token_not_valid`); or no active account for it (no `code`)", body = TokenErrorBody),
-        (status = 403, description = "With `TOKENLEDGER_REFRESH_COOKIE` on: no `refresh` in the body, the cookie sent, and no `X-CSRF-Token` equal to the `<name>_csrf` cookie: `{\"detail\": \"CSRF Failed: CSRF token missing or incorrect.\"}`; nothing changes", body = Detail),
+        CsrfRefused,
         BodyRefused,
     )
 )]
@@ -229,7 +229,7 @@ pub async fn verify(
         (status = 200, description = "Logged out", body = Empty),
         (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
         (status = 401, description = "Token invalid, expired, already blacklisted, or not a refresh token", body = TokenErrorBody),
-        (status = 403, description = "With `TOKENLEDGER_REFRESH_COOKIE` on: no `refresh` in the body, the cookie sent, and no `X-CSRF-Token` equal to the `<name>_csrf` cookie: `{\"detail\": \"CSRF Failed: CSRF token missing or incorrect.\"}`; nothing changes", body = Detail),
+        CsrfRefused,
         BodyRefused,
     )
 )]
