@@ -40,8 +40,33 @@ pub struct Endpoint {
     allow: Vec<&'static str>,
     others: Others,
     options: Options,
-    documented: Paths,
+    documented: Operations,
+}
+
+/// An annotation's operations and the schemas they name, taken when its route is built and
+/// handed to the document when it is mounted.
+struct Operations {
+    paths: Paths,
     schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+impl Operations {
+    fn of<P: OpenApiFactory>(operation: &P) -> Self {
+        let mut schemas = Vec::new();
+        operation.schemas(&mut schemas);
+        Self {
+            paths: operation.paths(),
+            schemas,
+        }
+    }
+
+    fn paths(&self) -> Paths {
+        self.paths.clone()
+    }
+
+    fn schemas(&self, schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.extend(self.schemas.iter().cloned());
+    }
 }
 
 impl Endpoint {
@@ -53,16 +78,13 @@ impl Endpoint {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        let mut schemas = Vec::new();
-        operation.schemas(&mut schemas);
         let mut endpoint = Self {
             path: P::path(),
             routes: Vec::new(),
             allow: Vec::new(),
             others: Others::Bare,
             options: Options::None,
-            documented: operation.paths(),
-            schemas,
+            documented: Operations::of(&operation),
         };
         for method in P::methods() {
             endpoint = endpoint.route(&method_of(&method), handler.clone());
@@ -158,11 +180,11 @@ impl HttpServiceFactory for Endpoint {
 
 impl OpenApiFactory for Endpoint {
     fn paths(&self) -> Paths {
-        self.documented.clone()
+        self.documented.paths()
     }
 
     fn schemas(&self, schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.extend(self.schemas.iter().cloned());
+        self.documented.schemas(schemas);
     }
 }
 
@@ -170,18 +192,14 @@ impl OpenApiFactory for Endpoint {
 /// operations it serves into the document.
 pub struct Documented<S> {
     service: S,
-    documented: Paths,
-    schemas: Vec<(String, RefOr<Schema>)>,
+    documented: Operations,
 }
 
 impl<S> Documented<S> {
     pub fn new<P: OpenApiFactory>(operation: P, service: S) -> Self {
-        let mut schemas = Vec::new();
-        operation.schemas(&mut schemas);
         Self {
             service,
-            documented: operation.paths(),
-            schemas,
+            documented: Operations::of(&operation),
         }
     }
 }
@@ -194,11 +212,11 @@ impl<S: HttpServiceFactory> HttpServiceFactory for Documented<S> {
 
 impl<S> OpenApiFactory for Documented<S> {
     fn paths(&self) -> Paths {
-        self.documented.clone()
+        self.documented.paths()
     }
 
     fn schemas(&self, schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.extend(self.schemas.iter().cloned());
+        self.documented.schemas(schemas);
     }
 }
 
