@@ -1,6 +1,7 @@
 //! The OpenAPI document: what this file declares (info, schemas, tags, the bearer scheme),
 //! plus the paths of every route `http::routes` mounts, each from its handler's
-//! `#[utoipa::path]`, plus the answers every operation shares (`CommonResponses`).
+//! `#[utoipa::path]`, plus the answers every operation shares (`CommonResponses`) and the
+//! body encodings every request body accepts (`EveryBodyEncoding`).
 
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
@@ -160,6 +161,42 @@ impl Modify for CommonResponses {
     }
 }
 
+/// Every request body is read by `http::body::read`, which takes the three encodings the
+/// reference's parsers take: an annotation names the body's schema (and the encoding a client
+/// should use first), and the other encodings are added here rather than pasted into each.
+struct EveryBodyEncoding;
+
+const BODY_ENCODINGS: [&str; 3] = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+];
+
+impl Modify for EveryBodyEncoding {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bodies = openapi
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(|item| [&mut item.post, &mut item.put, &mut item.patch])
+            .flatten()
+            .filter_map(|operation| match operation.request_body.as_mut() {
+                Some(RefOr::T(body)) => Some(body),
+                _ => None,
+            });
+        for body in bodies {
+            let Some(schema) = body.content.values().next().cloned() else {
+                continue;
+            };
+            for encoding in BODY_ENCODINGS {
+                body.content
+                    .entry(encoding.into())
+                    .or_insert_with(|| schema.clone());
+            }
+        }
+    }
+}
+
 /// The document Swagger UI is served: the routes are mounted on an app of their own just to
 /// collect their operations (mounting serves nothing until a server runs the app).
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -169,6 +206,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts();
     CommonResponses.modify(&mut document);
+    EveryBodyEncoding.modify(&mut document);
     EveryMethod.modify(&mut document);
     document
 }

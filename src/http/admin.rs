@@ -6,8 +6,8 @@ use super::bearer::Staff;
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
-    BadRequest, BodyRefused, Detail, Expired, NewUserRequest, Revoked, StaffOnly, TokenBody,
-    UserBody,
+    BadRequest, BodyRefused, Detail, Expired, NewUserRequest, NoSuchUser, Revoked, StaffOnly,
+    TokenBody, UserBody,
 };
 use super::state::AppState;
 use crate::ledger::flush;
@@ -27,7 +27,7 @@ fn user_body(user: User) -> UserBody {
 #[utoipa::path(
     post, path = "/api/admin/users/", tag = "admin",
     summary = "Create a user",
-    request_body(content((NewUserRequest = "application/json"), (NewUserRequest = "application/x-www-form-urlencoded"), (NewUserRequest = "multipart/form-data"))),
+    request_body = NewUserRequest,
     security(("bearerAuth" = [])),
     responses(
         (status = 201, description = "The new user", body = UserBody),
@@ -79,7 +79,7 @@ async fn set_active(
     responses(
         (status = 200, description = "The user", body = UserBody),
         StaffOnly,
-        (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
+        NoSuchUser,
     )
 )]
 pub async fn deactivate(
@@ -98,7 +98,7 @@ pub async fn deactivate(
     responses(
         (status = 200, description = "The user", body = UserBody),
         StaffOnly,
-        (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
+        NoSuchUser,
     )
 )]
 pub async fn activate(
@@ -117,7 +117,7 @@ pub async fn activate(
     responses(
         (status = 200, description = "How many tokens were newly revoked", body = Revoked),
         StaffOnly,
-        (status = 404, description = "No such user (or `id` is not an integer)", body = Detail),
+        NoSuchUser,
     )
 )]
 pub async fn revoke(

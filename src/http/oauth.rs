@@ -10,6 +10,7 @@ use super::schemas::{
     BodyRefused, Empty, IntrospectionBody, OAuthError, OAuthTokenRequest, StaffOnly,
 };
 use super::state::AppState;
+use super::tokens;
 
 /// The `token` parameter; without it, or with a body that does not parse, the request is
 /// malformed (RFC 6749 `invalid_request`). Size and media type keep their own answers.
@@ -34,7 +35,7 @@ async fn token_parameter(
     summary = "RFC 7009 token revocation",
     description = "Revokes a token this service signed (a refresh token together with its \
         session's access tokens). Unknown and invalid tokens are answered 200 too, as the RFC asks.",
-    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"), (OAuthTokenRequest = "multipart/form-data"))),
+    request_body(content = OAuthTokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke", body = Empty),
         (status = 400, description = "No `token`, or a body that does not parse: `{\"error\": \"invalid_request\"}`", body = OAuthError),
@@ -47,15 +48,17 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = token_parameter(&req, payload, &state).await?;
-    let tokens = state.tokens.clone();
-    crate::http::block(move || tokens.revoke_presented(&token, Some("oauth_revoke"))).await??;
+    tokens::run(&state, token, |tokens, token| {
+        tokens.revoke_presented(&token, Some("oauth_revoke"))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 
 #[utoipa::path(
     post, path = "/oauth/introspect", tag = "standards",
     summary = "RFC 7662 token introspection (staff only)",
-    request_body(content((OAuthTokenRequest = "application/x-www-form-urlencoded"), (OAuthTokenRequest = "application/json"), (OAuthTokenRequest = "multipart/form-data"))),
+    request_body(content = OAuthTokenRequest, content_type = "application/x-www-form-urlencoded"),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "`active`, and for an active token its claims and `username`", body = IntrospectionBody),
@@ -71,8 +74,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = token_parameter(&req, payload, &state).await?;
-    let tokens = state.tokens.clone();
-    let found = crate::http::block(move || tokens.introspect(&token)).await??;
+    let found = tokens::run(&state, token, |tokens, token| tokens.introspect(&token)).await?;
     let body = match found {
         Some(found) => {
             let mut claims = found.token.payload;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"username": "alice", "password": "correct horse battery staple"}))]
@@ -138,6 +138,25 @@ pub enum StaffOnly {
     /// A token, but not staff
     #[response(status = 403)]
     Forbidden(Detail),
+}
+
+/// A staff endpoint's refusal of a user id it does not know.
+#[derive(IntoResponses)]
+pub enum NoSuchUser {
+    /// No such user (or `id` is not an integer)
+    #[response(status = 404)]
+    NotFound(Detail),
+}
+
+/// The double-submit header of a refresh or logout through the refresh cookie
+/// (documentation only: `http::refresh_cookie` reads it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct CsrfHeader {
+    /// With the refresh cookie on and no `refresh` in the body: the value of the `<name>_csrf` cookie (double submit)
+    #[param(rename = "X-CSRF-Token")]
+    x_csrf_token: Option<String>,
 }
 
 /// Field name -> messages (`non_field_errors` for the body as a whole).

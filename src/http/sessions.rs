@@ -89,7 +89,7 @@ pub async fn logout_all(
 #[utoipa::path(
     post, path = "/api/me/password/", tag = "sessions",
     summary = "Change the password; every other session is revoked",
-    request_body(content((PasswordChange = "application/json"), (PasswordChange = "application/x-www-form-urlencoded"), (PasswordChange = "multipart/form-data"))),
+    request_body = PasswordChange,
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Changed; every other session is revoked", body = Empty),

@@ -9,8 +9,8 @@ use super::body;
 use super::client::client_address;
 use super::error::ApiError;
 use super::schemas::{
-    BadRequest, BodyRefused, CsrfRefused, Detail, Empty, RefreshRequest, RefreshResponse,
-    SlidingToken, TokenErrorBody, TokenObtainRequest, TokenPair, TokenRequest,
+    BadRequest, BodyRefused, CsrfHeader, CsrfRefused, Detail, Empty, RefreshRequest,
+    RefreshResponse, SlidingToken, TokenErrorBody, TokenObtainRequest, TokenPair, TokenRequest,
 };
 use super::state::AppState;
 use crate::tokens::{AuthError, TokenService};
@@ -38,15 +38,18 @@ where
     Ok(HttpResponse::Ok().json(answer))
 }
 
-/// The token operation, off the async workers.
-async fn run<V, T>(
+/// A token operation on the state's service, off the async workers (the database and
+/// argon2 must not hold one).
+pub(super) async fn run<V, T, E>(
     state: &AppState,
     values: V,
-    operation: impl FnOnce(TokenService, V) -> Result<T, AuthError> + Send + 'static,
+    operation: impl FnOnce(TokenService, V) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
 where
     V: Send + 'static,
     T: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
 {
     let tokens = state.tokens.clone();
     Ok(crate::http::block(move || operation(tokens, values)).await??)
@@ -114,7 +117,7 @@ fn with_refresh(state: &AppState, body: impl Serialize, refresh: Option<&str>) -
     description = "With `TOKENLEDGER_REFRESH_COOKIE` on, also sets the refresh token as an \
         HttpOnly, SameSite=Strict cookie on `/api/token/` and a script-readable `<name>_csrf` \
         cookie on `/`; with `TOKENLEDGER_REFRESH_COOKIE_ONLY`, `refresh` is left out of the body.",
-    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
+    request_body = TokenObtainRequest,
     responses(
         (status = 200, description = "A new session's token pair", body = TokenPair),
         (status = 400, description = "Missing or blank fields, or a body that does not parse", body = BadRequest),
@@ -153,8 +156,8 @@ pub async fn obtain_pair(
         returned. Presenting an already rotated token is reuse: the whole session is revoked. \
         With `TOKENLEDGER_REFRESH_COOKIE` on, a body without `refresh` takes the cookie's token \
         (with `X-CSRF-Token`), and a rotation sets both cookies again.",
-    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
-    params(("X-CSRF-Token" = Option<String>, Header, description = "With the refresh cookie on and no `refresh` in the body: the value of the `<name>_csrf` cookie (double submit)")),
+    request_body = RefreshRequest,
+    params(CsrfHeader),
     responses(
         (status = 200, description = "A new access token (and refresh token, when rotating)", body = RefreshResponse),
         (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
@@ -184,7 +187,7 @@ pub async fn refresh(
 #[utoipa::path(
     post, path = "/api/token/verify/", tag = "tokens",
     summary = "Verify a token of any type",
-    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "multipart/form-data"))),
+    request_body = TokenRequest,
     responses(
         (status = 200, description = "The token is valid", body = Empty),
         (status = 400, description = "Missing or blank `token`, a body that does not parse, or the token is blacklisted (`{\"non_field_errors\": [\"Token is blacklisted\"]}`)", body = BadRequest),
@@ -223,8 +226,8 @@ pub async fn verify(
     description = "With `TOKENLEDGER_REFRESH_COOKIE` on, a body without `refresh` takes the \
         cookie's token (with `X-CSRF-Token`); a logout through the cookie clears both cookies \
         (`Max-Age=0`).",
-    request_body(content((RefreshRequest = "application/json"), (RefreshRequest = "application/x-www-form-urlencoded"), (RefreshRequest = "multipart/form-data"))),
-    params(("X-CSRF-Token" = Option<String>, Header, description = "With the refresh cookie on and no `refresh` in the body: the value of the `<name>_csrf` cookie (double submit)")),
+    request_body = RefreshRequest,
+    params(CsrfHeader),
     responses(
         (status = 200, description = "Logged out", body = Empty),
         (status = 400, description = "Missing or blank `refresh`, or a body that does not parse", body = BadRequest),
@@ -257,7 +260,7 @@ pub async fn blacklist(
 #[utoipa::path(
     post, path = "/api/token/sliding/", tag = "tokens",
     summary = "Log in: obtain a sliding token",
-    request_body(content((TokenObtainRequest = "application/json"), (TokenObtainRequest = "application/x-www-form-urlencoded"), (TokenObtainRequest = "multipart/form-data"))),
+    request_body = TokenObtainRequest,
     responses(
         (status = 200, description = "A new sliding token", body = SlidingToken),
         (status = 400, description = "Missing or blank fields, or a body that does not parse", body = BadRequest),
@@ -291,7 +294,7 @@ pub async fn obtain_sliding(
 #[utoipa::path(
     post, path = "/api/token/sliding/refresh/", tag = "tokens",
     summary = "Refresh a sliding token: same jti and refresh_exp, new exp",
-    request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "multipart/form-data"))),
+    request_body = TokenRequest,
     responses(
         (status = 200, description = "The sliding token with a new `exp`", body = SlidingToken),
         (status = 400, description = "Missing or blank `token`, or a body that does not parse", body = BadRequest),
