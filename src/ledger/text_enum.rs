@@ -22,6 +22,11 @@ macro_rules! text_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every variant's text, in declaration order (a form's choices).
+            pub fn names() -> impl Iterator<Item = &'static str> {
+                Self::ALL.iter().map(|variant| variant.as_str())
+            }
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+

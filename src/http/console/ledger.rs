@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::tokens::{TokenLine, lines, names_of};
 use super::{
-    ConsoleError, Fields, Layout, Problems, Select, Signed, input_time, page, query_string, short,
-    when,
+    ConsoleError, Filters, Layout, Select, Signed, input_time, page, query_string, short, when,
 };
 use crate::db::StoreError;
 use crate::http::state::AppState;
@@ -86,29 +85,24 @@ const FILTERS: [&str; 8] = [
 ];
 
 pub async fn timeline(
-    req: HttpRequest,
+    mut filters: Filters,
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let fields = Fields::query(&req);
-    let mut problems = Problems::default();
     let filter = EventFilter {
-        user_id: problems.integer(&fields, "user_id"),
-        jti: fields.get("jti").map(str::to_owned),
-        sid: fields.get("sid").map(str::to_owned),
-        event: problems.choice(&fields, "event"),
-        reason: problems.choice(&fields, "reason"),
-        since: problems.instant(&fields, "since"),
-        until: problems.instant(&fields, "until"),
-        after: problems.integer(&fields, "after"),
+        user_id: filters.integer("user_id"),
+        jti: filters.given("jti"),
+        sid: filters.given("sid"),
+        event: filters.choice("event"),
+        reason: filters.choice("reason"),
+        since: filters.instant("since"),
+        until: filters.instant("until"),
+        after: filters.integer("after"),
     };
-    let limit = problems.integer(&fields, "limit").unwrap_or(PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        problems.0.push(format!("limit: between 1 and {MAX_PAGE}."));
-    }
-    let pit_user = fields.text("pit_user");
-    let pit_at = problems.instant(&fields, "pit_at");
-    let ok = problems.0.is_empty();
+    let limit = filters.limit(PAGE, MAX_PAGE);
+    let pit_user = filters.text("pit_user");
+    let pit_at = filters.instant("pit_at");
+    let ok = filters.is_ok();
     let (reader, accounts) = (state.reader.clone(), state.accounts.clone());
     let wanted = pit_user.clone();
     let (events, instant, names) = crate::http::block(move || {
@@ -143,7 +137,7 @@ pub async fn timeline(
     })
     .await??;
     if let Some(None) = instant {
-        problems.0.push(format!("user: no user \"{pit_user}\"."));
+        filters.problem(format!("user: no user \"{pit_user}\"."));
     }
     let next = (events.len() as i64 == limit)
         .then(|| events.last())
@@ -151,45 +145,35 @@ pub async fn timeline(
         .map(|last| {
             let mut pairs: Vec<(&str, String)> = FILTERS
                 .iter()
-                .map(|name| (*name, fields.text(name)))
+                .map(|name| (*name, filters.text(name)))
                 .collect();
             pairs.push(("after", last.seq.to_string()));
             query_string(&pairs)
         });
     let texts = vec![
-        ("user_id", "User id", fields.text("user_id"), "text"),
-        ("jti", "Token (jti)", fields.text("jti"), "text"),
-        ("sid", "Session (sid)", fields.text("sid"), "text"),
+        ("user_id", "User id", filters.text("user_id"), "text"),
+        ("jti", "Token (jti)", filters.text("jti"), "text"),
+        ("sid", "Session (sid)", filters.text("sid"), "text"),
         (
             "since",
             "Since (UTC)",
-            fields.text("since"),
+            filters.text("since"),
             "datetime-local",
         ),
         (
             "until",
             "Until (UTC)",
-            fields.text("until"),
+            filters.text("until"),
             "datetime-local",
         ),
-        ("limit", "Per page", fields.text("limit"), "text"),
+        ("limit", "Per page", filters.text("limit"), "text"),
     ];
     let template = LedgerPage {
         layout: Layout::of(&signed, "ledger"),
         texts,
         selects: vec![
-            Select::new(
-                "event",
-                "Event",
-                EventKind::ALL.iter().map(|e| e.as_str()),
-                &fields,
-            ),
-            Select::new(
-                "reason",
-                "Reason",
-                Reason::ALL.iter().map(|r| r.as_str()),
-                &fields,
-            ),
+            Select::new("event", "Event", EventKind::names(), &filters.fields),
+            Select::new("reason", "Reason", Reason::names(), &filters.fields),
         ],
         events: events
             .iter()
@@ -197,12 +181,11 @@ pub async fn timeline(
             .collect(),
         next,
         pit_user,
-        pit_at: fields
-            .get("pit_at")
-            .map(str::to_owned)
+        pit_at: filters
+            .given("pit_at")
             .unwrap_or_else(|| input_time(&time::now())),
         instant: instant.flatten(),
-        problems: problems.0.clone(),
+        problems: filters.problems(),
     };
-    page(problems.status(), &template)
+    page(filters.status(), &template)
 }

@@ -267,12 +267,7 @@ fn place(
 mod tests {
     use super::*;
     use crate::ledger::{NewEvent, TokenRef, replay::replay};
-
-    fn at(secs: i64) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_900_000_000 + secs, 0)
-            .unwrap()
-            .naive_utc()
-    }
+    use crate::time::at;
 
     fn token(jti: &str, token_type: TokenType) -> TokenRef {
         TokenRef {

@@ -25,7 +25,7 @@ use askama::Template;
 pub use crate::http::params::Pairs as Fields;
 pub use error::ConsoleError;
 pub use session::{Console, Signed};
-pub use widgets::{Problems, Select, input_time, notice, query_string, short, when};
+pub use widgets::{Filters, Select, input_time, notice, query_string, short, when};
 
 /// Where the console lives; its cookies are scoped to it.
 pub const PREFIX: &str = "/admin/";

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use actix_web::body::BoxBody;
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use sha2::{Digest, Sha256};
@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use super::ConsoleError;
 use crate::db::StoreError;
 use crate::http::state::AppState;
+use crate::http::{Wrapped, Wrapping};
 use crate::ledger::TokenType;
 use crate::time;
 use crate::tokens::TokenService;
@@ -214,13 +215,10 @@ impl Console {
 }
 
 /// A renewed session token, left in the request by [`Signed`], goes out as a new cookie.
-pub fn renew_cookie<S>(
+pub fn renew_cookie<S: Wrapped<BoxBody>>(
     req: ServiceRequest,
     service: &S,
-) -> impl std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
-{
+) -> impl std::future::Future<Output = Wrapping<BoxBody>> + use<S> {
     let response = service.call(req);
     async move {
         let mut response = response.await?;

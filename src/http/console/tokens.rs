@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{
-    ConsoleError, Fields, Layout, Problems, Select, Signed, notice, page, query_string, see_other,
+    ConsoleError, Fields, Filters, Layout, Select, Signed, notice, page, query_string, see_other,
     short, when,
 };
 use crate::db::StoreError;
@@ -97,29 +97,24 @@ struct TokensPage {
 }
 
 pub async fn list(
-    req: HttpRequest,
+    mut filters: Filters,
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let fields = Fields::query(&req);
-    let mut problems = Problems::default();
     let mut filter = TokenFilter {
-        state: problems.choice(&fields, "state"),
-        token_type: problems.choice(&fields, "type"),
-        reason: problems.choice(&fields, "reason"),
-        issued_since: problems.instant(&fields, "since"),
-        issued_until: problems.instant(&fields, "until"),
-        after_jti: fields.get("cursor").map(str::to_owned),
+        state: filters.choice("state"),
+        token_type: filters.choice("type"),
+        reason: filters.choice("reason"),
+        issued_since: filters.instant("since"),
+        issued_until: filters.instant("until"),
+        after_jti: filters.given("cursor"),
         ..TokenFilter::default()
     };
-    let limit = problems.integer(&fields, "limit").unwrap_or(PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        problems.0.push(format!("limit: between 1 and {MAX_PAGE}."));
-    }
-    let user = fields.text("user");
+    let limit = filters.limit(PAGE, MAX_PAGE);
+    let user = filters.text("user");
     let (reader, accounts) = (state.reader.clone(), state.accounts.clone());
     let wanted = user.clone();
-    let ok = problems.0.is_empty();
+    let ok = filters.is_ok();
     let (found_user, rows, names) = crate::http::block(move || {
         let found = match wanted.as_str() {
             "" => Some(None),
@@ -141,7 +136,7 @@ pub async fn list(
     })
     .await??;
     if found_user.is_none() {
-        problems.0.push(format!("user: no user named \"{user}\"."));
+        filters.problem(format!("user: no user named \"{user}\"."));
     }
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last())
@@ -149,47 +144,32 @@ pub async fn list(
         .map(|last| {
             query_string(&[
                 ("user", user.clone()),
-                ("type", fields.text("type")),
-                ("state", fields.text("state")),
-                ("reason", fields.text("reason")),
-                ("since", fields.text("since")),
-                ("until", fields.text("until")),
-                ("limit", fields.text("limit")),
+                ("type", filters.text("type")),
+                ("state", filters.text("state")),
+                ("reason", filters.text("reason")),
+                ("since", filters.text("since")),
+                ("until", filters.text("until")),
+                ("limit", filters.text("limit")),
                 ("cursor", last.jti.clone()),
             ])
         });
     let template = TokensPage {
         layout: Layout::of(&signed, "tokens"),
-        notice: notice(&fields),
+        notice: notice(&filters.fields),
         user,
-        since: fields.text("since"),
-        until: fields.text("until"),
-        limit: fields.text("limit"),
+        since: filters.text("since"),
+        until: filters.text("until"),
+        limit: filters.text("limit"),
         selects: vec![
-            Select::new(
-                "type",
-                "Type",
-                TokenType::ALL.iter().map(|t| t.as_str()),
-                &fields,
-            ),
-            Select::new(
-                "state",
-                "State",
-                TokenState::ALL.iter().map(|s| s.as_str()),
-                &fields,
-            ),
-            Select::new(
-                "reason",
-                "Reason",
-                Reason::ALL.iter().map(|r| r.as_str()),
-                &fields,
-            ),
+            Select::new("type", "Type", TokenType::names(), &filters.fields),
+            Select::new("state", "State", TokenState::names(), &filters.fields),
+            Select::new("reason", "Reason", Reason::names(), &filters.fields),
         ],
         tokens: lines(&rows, &names),
         next,
-        problems: problems.0.clone(),
+        problems: filters.problems(),
     };
-    page(problems.status(), &template)
+    page(filters.status(), &template)
 }
 
 #[derive(Template)]

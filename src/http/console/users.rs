@@ -11,7 +11,7 @@ use askama::Template;
 use super::lineage::{self, Graph};
 use super::tokens::{TokenLine, lines};
 use super::{
-    ConsoleError, Fields, Layout, Problems, Signed, input_time, notice, page, query_string,
+    ConsoleError, Fields, Filters, Layout, Signed, input_time, notice, page, query_string,
     see_other, short, when,
 };
 use crate::db::StoreError;
@@ -58,14 +58,12 @@ struct UsersPage {
 }
 
 pub async fn list(
-    req: HttpRequest,
+    mut filters: Filters,
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let fields = Fields::query(&req);
-    let mut problems = Problems::default();
-    let after = problems.integer(&fields, "after");
-    let q = fields.text("q");
+    let after = filters.integer("after");
+    let q = filters.text("q");
     let needle = q.clone();
     let accounts = state.accounts.clone();
     let found = crate::http::block(move || {
@@ -78,10 +76,10 @@ pub async fn list(
         .flatten()
         .map(|last| query_string(&[("q", q.clone()), ("after", last.id.to_string())]));
     page(
-        problems.status(),
+        filters.status(),
         &UsersPage {
             layout: Layout::of(&signed, "users"),
-            problems: problems.0.clone(),
+            problems: filters.problems(),
             q,
             users: found.iter().map(UserLine::from).collect(),
             next,

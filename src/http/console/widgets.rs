@@ -1,59 +1,107 @@
 //! What the console's pages are made of: filter checks whose problems show on the page, times
 //! and ids as shown, paging links, notices and selects.
 
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, NaiveDateTime};
 
 use super::Fields;
 
-/// Filters checked one by one: bad values become messages on the page, never a 500.
-#[derive(Default)]
-pub struct Problems(pub Vec<String>);
+/// A page's filters, from its query string (an extractor), checked one by one: bad values
+/// become messages on the page, never a 500.
+pub struct Filters {
+    pub fields: Fields,
+    problems: Vec<String>,
+}
 
-impl Problems {
-    pub fn choice<T: std::str::FromStr>(&mut self, fields: &Fields, name: &str) -> Option<T> {
-        let raw = fields.get(name)?;
-        match raw.parse() {
-            Ok(value) => Some(value),
-            Err(_) => {
-                self.0
-                    .push(format!("{name}: \"{raw}\" is not a valid choice."));
-                None
-            }
-        }
+impl FromRequest for Filters {
+    type Error = Infallible;
+    type Future = Ready<Result<Self, Infallible>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self {
+            fields: Fields::query(req),
+            problems: Vec::new(),
+        }))
+    }
+}
+
+impl Filters {
+    /// The value as typed (trimmed), or empty.
+    pub fn text(&self, name: &str) -> String {
+        self.fields.text(name)
     }
 
-    pub fn integer(&mut self, fields: &Fields, name: &str) -> Option<i64> {
-        let raw = fields.get(name)?;
-        match raw.parse() {
-            Ok(value) => Some(value),
-            Err(_) => {
-                self.0.push(format!("{name}: \"{raw}\" is not an integer."));
-                None
-            }
-        }
+    /// The value as typed (trimmed), if not blank.
+    pub fn given(&self, name: &str) -> Option<String> {
+        self.fields.get(name).map(str::to_owned)
+    }
+
+    pub fn choice<T: std::str::FromStr>(&mut self, name: &str) -> Option<T> {
+        self.parsed(name, "is not a valid choice.", |raw| raw.parse().ok())
+    }
+
+    pub fn integer(&mut self, name: &str) -> Option<i64> {
+        self.parsed(name, "is not an integer.", |raw| raw.parse().ok())
     }
 
     /// RFC 3339, or what a `datetime-local` input sends (`2026-11-30T14:22[:05]`), as UTC.
-    pub fn instant(&mut self, fields: &Fields, name: &str) -> Option<NaiveDateTime> {
-        let raw = fields.get(name)?;
-        let parsed = DateTime::parse_from_rfc3339(raw)
-            .map(|at| at.naive_utc())
-            .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
-            .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M"));
-        match parsed {
-            Ok(at) => Some(at),
-            Err(_) => {
-                self.0.push(format!(
-                    "{name}: \"{raw}\" is not a time (use 2026-11-30T14:22 in UTC, or RFC 3339)."
-                ));
-                None
-            }
+    pub fn instant(&mut self, name: &str) -> Option<NaiveDateTime> {
+        self.parsed(
+            name,
+            "is not a time (use 2026-11-30T14:22 in UTC, or RFC 3339).",
+            |raw| {
+                DateTime::parse_from_rfc3339(raw)
+                    .map(|at| at.naive_utc())
+                    .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
+                    .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M"))
+                    .ok()
+            },
+        )
+    }
+
+    /// `limit`: `default` when not given, and between 1 and `max`.
+    pub fn limit(&mut self, default: i64, max: i64) -> i64 {
+        let limit = self.integer("limit").unwrap_or(default);
+        if !(1..=max).contains(&limit) {
+            self.problem(format!("limit: between 1 and {max}."));
         }
+        limit
+    }
+
+    fn parsed<T>(
+        &mut self,
+        name: &str,
+        complaint: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let raw = self.fields.get(name)?;
+        let value = parse(raw);
+        if value.is_none() {
+            self.problems.push(format!("{name}: \"{raw}\" {complaint}"));
+        }
+        value
+    }
+
+    /// A problem found beyond the fields' own syntax (an unknown user, say).
+    pub fn problem(&mut self, message: String) {
+        self.problems.push(message);
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn problems(&self) -> Vec<String> {
+        self.problems.clone()
     }
 
     pub fn status(&self) -> StatusCode {
-        if self.0.is_empty() {
+        if self.is_ok() {
             StatusCode::OK
         } else {
             StatusCode::BAD_REQUEST
