@@ -32,12 +32,26 @@ pub mod sessions;
 pub mod state;
 pub mod tokens;
 
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpResponse, web};
 
 pub use error::ApiError;
 pub use state::AppState;
+
+/// What a `wrap_fn` middleware wraps: the rest of the app.
+pub trait Wrapped<B>:
+    Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
+impl<S, B> Wrapped<B> for S where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
+/// What a `wrap_fn` middleware answers.
+pub type Wrapping<B> = Result<ServiceResponse<B>, actix_web::Error>;
 
 /// Unknown paths answer JSON like every other error.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -92,17 +106,10 @@ where
 }
 
 /// `X-Request-Id` on every response: the id the request's log lines carry, for a client to quote.
-pub fn name_request<S, B>(
-    req: actix_web::dev::ServiceRequest,
+pub fn name_request<S: Wrapped<B>, B>(
+    req: ServiceRequest,
     service: &S,
-) -> impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<
-            actix_web::dev::ServiceRequest,
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-{
+) -> impl std::future::Future<Output = Wrapping<B>> + use<S, B> {
     let id = req
         .extensions()
         .get::<tracing_actix_web::RequestId>()
@@ -119,17 +126,10 @@ where
     }
 }
 
-pub fn add_challenge<S, B>(
-    req: actix_web::dev::ServiceRequest,
+pub fn add_challenge<S: Wrapped<B>, B>(
+    req: ServiceRequest,
     service: &S,
-) -> impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<
-            actix_web::dev::ServiceRequest,
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-{
+) -> impl std::future::Future<Output = Wrapping<B>> + use<S, B> {
     let challenge = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.www_authenticate.clone());

@@ -5,20 +5,18 @@
 use std::future::Future;
 use std::time::Instant;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::web;
 
 use super::metrics::method_label;
 use super::state::AppState;
+use super::{Wrapped, Wrapping};
 
 /// The middleware (`App::wrap_fn`).
-pub fn record<S, B>(
+pub fn record<S: Wrapped<B>, B>(
     req: ServiceRequest,
     service: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-{
+) -> impl Future<Output = Wrapping<B>> + use<S, B> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = service.call(req);
