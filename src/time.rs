@@ -27,6 +27,12 @@ pub fn advance_for_tests(by: std::time::Duration) {
 }
 
 /// A JWT NumericDate (whole seconds since the epoch) as a timestamp; `None` if out of range.
+/// A fixed instant `secs` seconds after 2027-01-15T08:00:00Z: the tests' clock.
+#[cfg(test)]
+pub fn at(secs: i64) -> NaiveDateTime {
+    from_unix(1_800_000_000 + secs).expect("a time in range")
+}
+
 pub fn from_unix(seconds: i64) -> Option<NaiveDateTime> {
     DateTime::from_timestamp(seconds, 0).map(|at| at.naive_utc())
 }

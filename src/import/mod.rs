@@ -208,7 +208,7 @@ fn decide_page(
 
 #[cfg(test)]
 mod tests {
-    use chrono::DateTime;
+    use crate::time::at;
 
     use base64::Engine;
     use serde_json::Value;
@@ -216,12 +216,6 @@ mod tests {
     use super::django::OutstandingRow;
     use super::*;
     use crate::ledger::{EventKind, NewEvent, TokenState, TokenType};
-
-    fn at(secs: i64) -> NaiveDateTime {
-        DateTime::from_timestamp(1_800_000_000 + secs, 0)
-            .unwrap()
-            .naive_utc()
-    }
 
     /// A JWT shaped as SimpleJWT 5.5.1 writes it (the signature is not looked at).
     fn jwt(payload: Value) -> String {

@@ -56,16 +56,10 @@ fn issued_row(event: &LedgerEvent) -> TokenRow {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, NaiveDateTime};
+    use crate::time::at;
 
     use super::*;
     use crate::ledger::event::{NewEvent, Reason, TokenRef, TokenType};
-
-    fn at(secs: i64) -> NaiveDateTime {
-        DateTime::from_timestamp(1_800_000_000 + secs, 0)
-            .unwrap()
-            .naive_utc()
-    }
 
     fn token() -> TokenRef {
         TokenRef {

@@ -94,10 +94,7 @@ impl TokenService {
 mod tests {
     use super::*;
     use crate::ledger::{TokenState, TokenType};
-
-    fn at(secs: i64) -> NaiveDateTime {
-        time::from_unix(1_800_000_000 + secs).unwrap()
-    }
+    use crate::time::at;
 
     fn row(sid: &str, jti: &str, issued: i64, expires: i64, state: TokenState) -> TokenRow {
         TokenRow {

@@ -1,18 +1,13 @@
 //! Facts for the given/when/then tests of the rules.
 
-use chrono::NaiveDateTime;
-
 use super::{Context, Fresh};
 use crate::config::Settings;
 use crate::ledger::{TokenRow, TokenState, TokenType};
-use crate::time;
 use crate::tokens::claims::Verified;
 use crate::tokens::policy::TokenPolicy;
 use crate::users::User;
 
-pub fn at(secs: i64) -> NaiveDateTime {
-    time::from_unix(1_800_000_000 + secs).expect("a time")
-}
+pub use crate::time::at;
 
 /// The defaults of the contract: rotation with blacklisting, reuse detection, no grace.
 pub fn policy() -> TokenPolicy {
