@@ -236,6 +236,7 @@ mod tests {
     use crate::config::UserClaim;
     use crate::ledger::{EventKind, TokenState};
     use crate::tokens::decide::given::{at, context, fresh, policy, presented, row, user};
+    use crate::tokens::policy::TokenPolicy;
 
     fn kinds(events: &[NewEvent]) -> Vec<(EventKind, &str)> {
         events
@@ -393,6 +394,30 @@ mod tests {
         assert!(decided.outcome.is_err());
     }
 
+    /// The contract's policy with a reuse grace of 5 s.
+    fn with_grace() -> TokenPolicy {
+        let mut policy = policy();
+        policy.reuse_grace = chrono::Duration::seconds(5);
+        policy
+    }
+
+    /// `old` presented again 2 s after its rotation at 10 s, its children loaded, no user.
+    fn replay_at_12(
+        policy: &TokenPolicy,
+        old: TokenRow,
+        children: Vec<TokenRow>,
+    ) -> Decision<Result<RefreshClaims, AuthError>> {
+        refresh(
+            context(policy, 12),
+            known_row(old),
+            RefreshFacts::Replay {
+                children,
+                user: None,
+            },
+            fresh(),
+        )
+    }
+
     fn rotated_within_grace() -> (TokenRow, Vec<TokenRow>) {
         let mut old = row("old", TokenType::Refresh, "s");
         old.rotated_at = Some(at(10));
@@ -410,20 +435,10 @@ mod tests {
 
     #[test]
     fn given_a_rotation_within_the_grace_when_presented_again_then_the_same_pair_is_replayed() {
-        let mut policy = policy();
-        policy.reuse_grace = chrono::Duration::seconds(5);
-        let ctx = context(&policy, 12);
+        let policy = with_grace();
         let (old, children) = rotated_within_grace();
-        assert_eq!(case(ctx, &old), RefreshCase::Replay);
-        let decided = refresh(
-            ctx,
-            known_row(old),
-            RefreshFacts::Replay {
-                children,
-                user: None,
-            },
-            fresh(),
-        );
+        assert_eq!(case(context(&policy, 12), &old), RefreshCase::Replay);
+        let decided = replay_at_12(&policy, old, children);
         assert!(decided.events.is_empty(), "a replay records nothing");
         let answer = decided.outcome.expect("replayed");
         assert_eq!(answer.access.jti, "access");
@@ -433,19 +448,9 @@ mod tests {
 
     #[test]
     fn given_a_replay_whose_successor_was_revoked_then_refused() {
-        let mut policy = policy();
-        policy.reuse_grace = chrono::Duration::seconds(5);
         let (old, mut children) = rotated_within_grace();
         children[0].state = TokenState::Blacklisted;
-        let decided = refresh(
-            context(&policy, 12),
-            known_row(old),
-            RefreshFacts::Replay {
-                children,
-                user: None,
-            },
-            fresh(),
-        );
+        let decided = replay_at_12(&with_grace(), old, children);
         assert!(matches!(
             decided.outcome,
             Err(AuthError::Token(TokenError::Blacklisted))
@@ -454,8 +459,7 @@ mod tests {
 
     #[test]
     fn given_the_grace_has_passed_then_the_case_is_reuse_not_replay() {
-        let mut policy = policy();
-        policy.reuse_grace = chrono::Duration::seconds(5);
+        let policy = with_grace();
         let (old, _) = rotated_within_grace();
         assert_eq!(case(context(&policy, 15), &old), RefreshCase::Replay);
         assert_eq!(case(context(&policy, 16), &old), RefreshCase::Reused);
@@ -463,19 +467,10 @@ mod tests {
 
     #[test]
     fn given_a_replay_with_token_claims_and_the_user_gone_then_refused() {
-        let mut policy = policy();
-        policy.reuse_grace = chrono::Duration::seconds(5);
+        let mut policy = with_grace();
         policy.user_claims = vec![UserClaim::Username];
         let (old, children) = rotated_within_grace();
-        let decided = refresh(
-            context(&policy, 12),
-            known_row(old),
-            RefreshFacts::Replay {
-                children,
-                user: None,
-            },
-            fresh(),
-        );
+        let decided = replay_at_12(&policy, old, children);
         assert!(matches!(
             decided.outcome,
             Err(AuthError::NoActiveAccountForToken)
