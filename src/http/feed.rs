@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::bearer::Staff;
 use super::error::{ApiError, FieldErrors};
 use super::params::Params;
-use super::schemas::{BearerErrorBody, Detail, ValidationErrors};
+use super::schemas::{Detail, FeedRefused, ValidationErrors};
 use super::state::AppState;
 use crate::config::Secret;
 use crate::ledger::feed::{self, FeedHub, Next, Revocation, StreamSlot};
@@ -182,8 +182,7 @@ pub struct RevocationPage {
     responses(
         (status = 200, description = "A page of revocations, oldest first", body = RevocationPage),
         (status = 400, description = "A parameter that does not parse, or `limit` out of range", body = ValidationErrors),
-        (status = 401, description = "No feed key, and no, bad, expired or revoked token", body = BearerErrorBody),
-        (status = 403, description = "A token, but not staff", body = Detail),
+        FeedRefused,
     )
 )]
 pub async fn revocations(
@@ -220,8 +219,7 @@ pub async fn revocations(
     responses(
         (status = 200, description = "`text/event-stream`: `id: 42`, `event: revoked`, `data: <revocation as JSON>`", content_type = "text/event-stream", body = String),
         (status = 400, description = "`after` or `Last-Event-ID` is not an integer", body = ValidationErrors),
-        (status = 401, description = "No feed key, and no, bad, expired or revoked token", body = BearerErrorBody),
-        (status = 403, description = "A token, but not staff", body = Detail),
+        FeedRefused,
         (status = 503, description = "Too many open streams (`Retry-After`)", body = Detail),
     )
 )]

@@ -140,6 +140,17 @@ pub enum StaffOnly {
     Forbidden(Detail),
 }
 
+/// The refusals of the revocation feed's endpoints (a feed key, or a staff token).
+#[derive(IntoResponses)]
+pub enum FeedRefused {
+    /// No feed key, and no, bad, expired or revoked token
+    #[response(status = 401)]
+    Unauthorized(BearerErrorBody),
+    /// A token, but not staff
+    #[response(status = 403)]
+    Forbidden(Detail),
+}
+
 /// A staff endpoint's refusal of a user id it does not know.
 #[derive(IntoResponses)]
 pub enum NoSuchUser {

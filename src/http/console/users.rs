@@ -58,8 +58,8 @@ struct UsersPage {
 }
 
 pub async fn list(
-    mut filters: Filters,
     signed: Signed,
+    mut filters: Filters,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let after = filters.integer("after");
