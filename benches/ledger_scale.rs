@@ -9,10 +9,12 @@
 use std::time::Instant;
 
 use chrono::Duration;
+use diesel::connection::SimpleConnection;
 use tokenledger::db;
-use tokenledger::ledger::query::{self, EventFilter};
+use tokenledger::ledger::query::{self, EventFilter, TokenFilter};
 use tokenledger::ledger::{
-    Decision, EventKind, Ledger, NewEvent, Reason, TokenRef, TokenType, chain, flush, replay,
+    Decision, EventKind, Ledger, NewEvent, Reason, TokenRef, TokenState, TokenType, chain, flush,
+    replay,
 };
 use tokenledger::time;
 use tokenledger::tokens::claims::new_id;
@@ -62,6 +64,14 @@ fn timed<T>(
     let result = run();
     let ms = started.elapsed().as_secs_f64() * 1e3;
     rows.push((name.to_owned(), ms, describe(&result)));
+}
+
+/// Runs `run` with `index` dropped, then builds it again (`create`): what the index saves.
+fn without_index(conn: &mut db::DbConn, index: &str, create: &str, run: impl FnOnce()) {
+    conn.batch_execute(&format!("DROP INDEX {index}"))
+        .expect("drop the index");
+    run();
+    conn.batch_execute(create).expect("build the index again");
 }
 
 fn main() -> anyhow::Result<()> {
@@ -188,6 +198,36 @@ fn main() -> anyhow::Result<()> {
     );
     timed(
         &mut rows,
+        "ledger ?since=&until= covering everything",
+        || {
+            page(EventFilter {
+                since: Some(now - Duration::days(30)),
+                until: Some(now + Duration::days(30)),
+                ..Default::default()
+            })
+        },
+        count,
+    );
+    without_index(
+        &mut conn,
+        "token_ledger_event",
+        "CREATE INDEX token_ledger_event ON token_ledger (event, seq)",
+        || {
+            timed(
+                &mut rows,
+                "ledger ?event=reuse_detected, without token_ledger_event",
+                || {
+                    page(EventFilter {
+                        event: Some(EventKind::ReuseDetected),
+                        ..Default::default()
+                    })
+                },
+                count,
+            )
+        },
+    );
+    timed(
+        &mut rows,
         "ledger ?after=<middle>&limit=100",
         || {
             page(EventFilter {
@@ -196,6 +236,48 @@ fn main() -> anyhow::Result<()> {
             })
         },
         count,
+    );
+    let view_page = |filter: TokenFilter| {
+        let mut conn = ledger.pool().get().expect("connection");
+        query::tokens(&mut conn, &filter, 100).expect("tokens")
+    };
+    let by_state = || {
+        view_page(TokenFilter {
+            state: Some(TokenState::Blacklisted),
+            after_jti: Some(middle.jti.clone()),
+            ..Default::default()
+        })
+    };
+    let tokens_count = |rows: &Vec<_>| format!("{} tokens", rows.len());
+    timed(
+        &mut rows,
+        "tokens ?state=blacklisted&cursor=J",
+        by_state,
+        tokens_count,
+    );
+    timed(
+        &mut rows,
+        "tokens ?user_id=U",
+        || {
+            view_page(TokenFilter {
+                user_id: Some(middle.user_id),
+                ..Default::default()
+            })
+        },
+        tokens_count,
+    );
+    without_index(
+        &mut conn,
+        "token_view_state_jti",
+        "CREATE INDEX token_view_state_jti ON token_view (state, jti)",
+        || {
+            timed(
+                &mut rows,
+                "tokens ?state=blacklisted&cursor=J, without token_view_state_jti",
+                by_state,
+                tokens_count,
+            )
+        },
     );
     timed(
         &mut rows,
@@ -246,9 +328,9 @@ fn main() -> anyhow::Result<()> {
         |n| format!("{n} tokens expired"),
     );
 
-    println!("{:<44} {:>12}  result", "operation", "ms");
+    println!("{:<64} {:>10}  result", "operation", "ms");
     for (name, ms, result) in rows {
-        println!("{name:<44} {ms:>12.1}  {result}");
+        println!("{name:<64} {ms:>10.1}  {result}");
     }
     Ok(())
 }
