@@ -12,7 +12,9 @@ use super::{DatabaseLocation, DbConn, DbPool, Manager, StoreError, run_migration
 
 /// Settings applied to every pooled connection, and the query counter. SQLite: wait for the
 /// write lock instead of failing, WAL so readers never block the writer, and a full sync so an
-/// acknowledged write survives a power cut as well as a crash. PostgreSQL: UTC sessions (our
+/// acknowledged write survives a power cut as well as a crash; temporary files in memory, as
+/// every write transaction's savepoints (the group commit's) keep a statement journal, which
+/// SQLite otherwise creates, writes and unlinks as a file each time. PostgreSQL: UTC sessions (our
 /// timestamps carry no zone) and a bound on how long a statement may wait for a lock.
 #[derive(Debug)]
 struct SessionSetup {
@@ -20,7 +22,8 @@ struct SessionSetup {
 }
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+                              PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                              PRAGMA temp_store = MEMORY;";
 
 const POSTGRES_SESSION: &str = "SET TIME ZONE 'UTC'; SET lock_timeout = '10s'; \
                                 SET application_name = 'tokenledger';";
