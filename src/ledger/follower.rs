@@ -8,7 +8,7 @@
 //!
 //! How fast: on PostgreSQL each writer notifies inside its transaction; the follower keeps one
 //! connection LISTENing, looks at what its socket received every [`NOTIFY_CHECK`] (no round
-//! trip), and catches up at once. It also polls every `interval` regardless, which is the bound
+//! trip; backing off to [`IDLE_CHECK`] while nothing arrives), and catches up at once. It also polls every `interval` regardless, which is the bound
 //! when a notification is lost (the listening connection dropped). On SQLite it keeps one
 //! connection and reads the file's change counter every [`NOTIFY_CHECK`] (shared memory, no
 //! disk), catching up when another connection committed.
@@ -32,8 +32,15 @@ use crate::db::{self, DbConn, PooledConn, StoreError};
 
 const BATCH: i64 = 10_000;
 
-/// How often a listening follower looks for notifications (or SQLite's change counter).
+/// How often a listening follower looks for notifications (or SQLite's change counter) while
+/// the ledger moves.
 pub const NOTIFY_CHECK: Duration = Duration::from_millis(2);
+
+/// The longest such pause: each turn that finds nothing new doubles it up to this, so an idle
+/// server wakes 20 times a second instead of 500 (4% of a core on SQLite before). A commit
+/// from elsewhere still reaches memory within it, and verify never waits for it: it asks for
+/// a check, which wakes the follower at once.
+pub const IDLE_CHECK: Duration = Duration::from_millis(50);
 
 /// Applies every event committed after the applied seq; returns how many it applied.
 pub fn catch_up(ledger: &Ledger) -> Result<usize, StoreError> {
@@ -68,6 +75,8 @@ struct Follower {
     interval: Duration,
     wakeups: Wakeups,
     last_catch_up: Option<Instant>,
+    /// The pause after this turn, while listening or watching: `NOTIFY_CHECK` after news.
+    pause: Duration,
 }
 
 impl Follower {
@@ -75,6 +84,7 @@ impl Follower {
     /// waits for a check (on SQLite the change counter is that check; elsewhere a catch-up).
     fn turn(&mut self, wanted: bool) -> Duration {
         let checked_at = Instant::now();
+        let mut news = wanted;
         let mut due = self
             .last_catch_up
             .is_none_or(|last| last.elapsed() >= self.interval)
@@ -91,6 +101,7 @@ impl Follower {
                 Ok(Some(seq)) => {
                     self.ledger.revocations().observe_head(seq);
                     due = true;
+                    news = true;
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "ledger follower lost its subscription; resubscribing");
@@ -105,6 +116,7 @@ impl Follower {
                 Ok(Some(now)) => {
                     *version = now;
                     due = true;
+                    news = true;
                 }
                 Ok(None) => self.wakeups = Wakeups::Unavailable,
                 Err(err) => {
@@ -146,7 +158,14 @@ impl Follower {
             self.ledger.revocations().confirm_current(checked_at);
         }
         match self.wakeups {
-            Wakeups::Listening(_) | Wakeups::Watching { .. } => NOTIFY_CHECK,
+            Wakeups::Listening(_) | Wakeups::Watching { .. } => {
+                self.pause = if news {
+                    NOTIFY_CHECK
+                } else {
+                    (self.pause * 2).min(IDLE_CHECK)
+                };
+                self.pause
+            }
             _ => self.interval,
         }
     }
@@ -190,6 +209,7 @@ pub fn spawn(
         interval,
         wakeups: Wakeups::Unsubscribed,
         last_catch_up: None,
+        pause: NOTIFY_CHECK,
     };
     std::thread::Builder::new()
         .name(format!("{}-follower", crate::db::BACKGROUND_THREAD_PREFIX))
