@@ -121,19 +121,21 @@ pub struct RebuildReport {
 
 /// Throws the view away and replays the ledger into a fresh one, in one transaction.
 pub fn rebuild(conn: &mut DbConn, progress: impl FnMut(u64)) -> Result<RebuildReport, StoreError> {
-    write_transaction(conn, |conn| {
-        view::clear(conn)?;
-        bulk_load::without_indexes(conn, "token_view", |conn| {
-            let mut rows = 0;
-            let events = replay_stored(
-                conn,
-                |conn, batch| {
-                    rows += batch.len();
-                    view::insert_many(conn, &batch)
-                },
-                progress,
-            )?;
-            Ok(RebuildReport { events, rows })
+    bulk_load::with_temp_files(conn, |conn| {
+        write_transaction(conn, |conn| {
+            view::clear(conn)?;
+            bulk_load::without_indexes(conn, "token_view", |conn| {
+                let mut rows = 0;
+                let events = replay_stored(
+                    conn,
+                    |conn, batch| {
+                        rows += batch.len();
+                        view::insert_many(conn, &batch)
+                    },
+                    progress,
+                )?;
+                Ok(RebuildReport { events, rows })
+            })
         })
     })
 }
