@@ -12,11 +12,12 @@ use diesel::connection::SimpleConnection;
 
 use super::{DbConn, StoreError};
 
-/// Runs `load` (a whole transaction) with SQLite's temporary storage in files. Every pooled
-/// connection keeps it in memory (`pool.rs`: the group commit's statement journals), but
-/// building an index sorts the whole table, and an in-memory sorter spills into memory: a
-/// `view rebuild` of a million tokens peaked at 108 MiB. On files, memory stays flat at any
-/// ledger size. SQLite refuses the change inside a transaction, hence around it.
+/// Runs `load` (a whole transaction) with SQLite's temporary storage in files, then gives the
+/// connection back its own setting. Pooled connections keep it in memory (`pool.rs`: the group
+/// commit's statement journals), but building an index sorts the whole table, and an
+/// in-memory sorter spills into memory: a `view rebuild` of a million tokens peaked at
+/// 108 MiB. On files, memory stays flat at any ledger size. SQLite refuses the change inside a
+/// transaction, hence around it.
 pub fn with_temp_files<R>(
     conn: &mut DbConn,
     load: impl FnOnce(&mut DbConn) -> Result<R, StoreError>,
@@ -24,10 +25,24 @@ pub fn with_temp_files<R>(
     if !matches!(conn, DbConn::Sqlite(_)) {
         return load(conn);
     }
+    let own = temp_store(conn)?;
     conn.batch_execute("PRAGMA temp_store = FILE")?;
     let loaded = load(conn);
-    conn.batch_execute("PRAGMA temp_store = MEMORY")?;
+    conn.batch_execute(&format!("PRAGMA temp_store = {own}"))?;
     loaded
+}
+
+#[derive(diesel::QueryableByName)]
+struct TempStore {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    temp_store: i32,
+}
+
+/// SQLite's `temp_store` on this connection: 0 default, 1 file, 2 memory.
+fn temp_store(conn: &mut DbConn) -> Result<i32, StoreError> {
+    Ok(diesel::sql_query("PRAGMA temp_store")
+        .get_result::<TempStore>(conn)?
+        .temp_store)
 }
 
 /// Runs `load` with `table`'s secondary indexes dropped, and builds them again after it.
@@ -85,39 +100,28 @@ mod tests {
         statements
     }
 
-    #[derive(diesel::QueryableByName)]
-    struct TempStore {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        temp_store: i32,
-    }
-
-    fn temp_store(conn: &mut DbConn) -> i32 {
-        diesel::sql_query("PRAGMA temp_store")
-            .get_result::<TempStore>(conn)
-            .unwrap()
-            .temp_store
-    }
-
     #[test]
     fn temporary_storage_is_on_files_for_the_load_and_in_memory_again_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("temp.db").display());
-        let pool = crate::db::connect(&url).unwrap();
+        let (_dir, pool) = crate::db::scratch_pool();
         let mut conn = pool.get().unwrap();
         const FILE: i32 = 1;
         const MEMORY: i32 = 2;
-        assert_eq!(temp_store(&mut conn), MEMORY, "as every pooled connection");
+        assert_eq!(
+            temp_store(&mut conn).unwrap(),
+            MEMORY,
+            "as every pooled connection"
+        );
 
-        let during = with_temp_files(&mut conn, |conn| Ok(temp_store(conn))).unwrap();
+        let during = with_temp_files(&mut conn, temp_store).unwrap();
         assert_eq!(during, FILE);
-        assert_eq!(temp_store(&mut conn), MEMORY);
+        assert_eq!(temp_store(&mut conn).unwrap(), MEMORY);
 
         let failed = with_temp_files(&mut conn, |_| {
             Err::<(), _>(StoreError::from(diesel::result::Error::NotFound))
         });
         assert!(failed.is_err());
         assert_eq!(
-            temp_store(&mut conn),
+            temp_store(&mut conn).unwrap(),
             MEMORY,
             "restored after a failed load too"
         );
@@ -125,9 +129,7 @@ mod tests {
 
     #[test]
     fn the_load_runs_without_the_indexes_and_they_are_back_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bulk.db").display());
-        let pool = crate::db::connect(&url).unwrap();
+        let (_dir, pool) = crate::db::scratch_pool();
         let mut conn = pool.get().unwrap();
         let before = index_statements(&mut conn);
         assert!(

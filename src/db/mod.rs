@@ -33,6 +33,16 @@ pub use write_lock::{begin_write, commit_write, read_snapshot, rollback_write, w
 pub type DbPool = Pool<Manager>;
 pub type PooledConn = PooledConnection<Manager>;
 
+/// A migrated SQLite file in a fresh temporary directory, for unit tests that need a real
+/// database; the file goes when the directory does.
+#[cfg(test)]
+pub(crate) fn scratch_pool() -> (tempfile::TempDir, DbPool) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
+    let pool = connect(&url).expect("a database");
+    (dir, pool)
+}
+
 /// The channel a PostgreSQL writer notifies inside its transaction (delivered at commit), so
 /// other instances' followers wake up instead of waiting for their next poll.
 const LEDGER_CHANNEL: &str = "tokenledger_ledger";

@@ -113,9 +113,8 @@ mod tests {
 
     #[test]
     fn a_flush_in_several_batches_leaves_the_view_and_the_chain_consistent() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("flush.db").display());
-        let ledger = Ledger::open(db::connect(&url).unwrap()).unwrap();
+        let (_dir, pool) = db::scratch_pool();
+        let ledger = Ledger::open(pool).unwrap();
         let now = time::now();
         let ended: Vec<TokenRef> = (0..10)
             .map(|n| token(n, now - Duration::minutes(10 + n as i64)))

@@ -381,9 +381,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_the_leaders_work_leaves_later_writes_working() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("group.db").display());
-        let pool = db::connect(&url).expect("a database");
+        let (_dir, pool) = db::scratch_pool();
         let group = std::sync::Arc::new(GroupCommit::default());
         // Alone, the writer leads its batch.
         let panicked = catch_unwind(AssertUnwindSafe(|| write(&group, &pool, true)));
