@@ -150,10 +150,14 @@ async fn a_polling_follower_is_asked_for_a_check_and_vouches_without_request_que
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let after_live = db_queries(&app).await;
-    assert_eq!(
-        after_live - after_revoked,
-        per_scrape,
-        "between polls the follower's check vouches, not a query of the request's own"
+    // A verify waits 10 ms for the check, then asks the database itself (as it must: memory
+    // is too old to vouch). On a loaded CI machine a check now and then takes longer, so a
+    // few of the 50 may fall back; without the check every one of them queries.
+    let own_queries = after_live - after_revoked - per_scrape;
+    assert!(
+        own_queries <= 5,
+        "between polls the follower's check vouches, not a query of the request's own: \
+         {own_queries} queries for 50 verifies"
     );
     // And a revocation is still seen at once.
     app.post_json("/api/token/blacklist/", json!({"refresh": refresh}))
