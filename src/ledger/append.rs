@@ -25,14 +25,23 @@ pub fn tail(conn: &mut DbConn) -> Result<Tail, StoreError> {
     Ok(Tail { seq, hash })
 }
 
-/// Gives `events` the seqs and hashes that follow `tail` (which moves past them), and folds
+/// One writer's share of a batch: its events, and the view rows it read in this transaction
+/// and decided on, which the fold starts from instead of reading them again.
+#[derive(Debug, Default)]
+pub struct Staging {
+    pub events: Vec<NewEvent>,
+    pub read: Vec<TokenRow>,
+}
+
+/// Gives the events the seqs and hashes that follow `tail` (which moves past them), and folds
 /// them into the view. The events themselves are not written yet: a batch's events go into
 /// `token_ledger` together, in multi-row statements, just before its commit (`insert`).
 pub fn stage(
     conn: &mut DbConn,
     tail: &mut Tail,
-    events: Vec<NewEvent>,
+    staging: Staging,
 ) -> Result<Vec<LedgerEvent>, StoreError> {
+    let Staging { events, read } = staging;
     let stored: Vec<LedgerEvent> = events
         .into_iter()
         .map(|event| {
@@ -43,7 +52,7 @@ pub fn stage(
             event
         })
         .collect();
-    fold_into_view(conn, &stored)?;
+    fold_into_view(conn, &stored, read)?;
     Ok(stored)
 }
 
@@ -64,11 +73,15 @@ struct Touched {
     after: Option<TokenRow>,
 }
 
-/// Reads every touched token's row in batches, folds the events into them, then writes back:
+/// Reads every touched token's row in batches (but those the writer already read), folds the events into them, then writes back:
 /// new rows in multi-row inserts (an import appends thousands at once), removed rows in
 /// multi-row deletes (a flush), changed rows one by one, each guarded by the `last_seq` it
 /// was read at.
-fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), StoreError> {
+fn fold_into_view(
+    conn: &mut DbConn,
+    events: &[LedgerEvent],
+    read: Vec<TokenRow>,
+) -> Result<(), StoreError> {
     let mut order: Vec<&str> = Vec::new();
     let mut touched: HashMap<&str, Touched> = HashMap::new();
     for event in events {
@@ -84,11 +97,22 @@ fn fold_into_view(conn: &mut DbConn, events: &[LedgerEvent]) -> Result<(), Store
             );
         }
     }
-    for row in view::find_many(conn, &order)? {
+    let known = |row: TokenRow, touched: &mut HashMap<&str, Touched>| {
         if let Some(entry) = touched.get_mut(row.jti.as_str()) {
             entry.after = Some(row.clone());
             entry.before = Some(row);
         }
+    };
+    for row in read {
+        known(row, &mut touched);
+    }
+    let unread: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|jti| touched.get(jti).is_some_and(|entry| entry.before.is_none()))
+        .collect();
+    for row in view::find_many(conn, &unread)? {
+        known(row, &mut touched);
     }
     for event in events {
         if let Some(entry) = touched.get_mut(event.jti.as_str()) {

@@ -36,7 +36,7 @@ pub fn flush_expired(
                 .map(|row| NewEvent::expired(row.token_ref(), now))
                 .collect();
             let count = events.len();
-            Ok::<_, StoreError>(Decision::new(events, count))
+            Ok::<_, StoreError>(Decision::new(events, count).decided_on(ended))
         })?;
         total += flushed as u64;
         progress(total);

@@ -38,18 +38,29 @@ use group::{GroupCommit, WorkError};
 pub struct Decision<T> {
     pub events: Vec<NewEvent>,
     pub outcome: T,
+    /// View rows the command read in this transaction and decided on (still current: the
+    /// transaction holds the write lock). The fold starts from them instead of reading them
+    /// again; a flush of a million tokens spent an eighth of its time on that second read.
+    read: Vec<TokenRow>,
 }
 
 impl<T> Decision<T> {
     pub fn new(events: Vec<NewEvent>, outcome: T) -> Self {
-        Self { events, outcome }
+        Self {
+            events,
+            outcome,
+            read: Vec::new(),
+        }
     }
 
     pub fn nothing(outcome: T) -> Self {
-        Self {
-            events: Vec::new(),
-            outcome,
-        }
+        Self::new(Vec::new(), outcome)
+    }
+
+    /// The same decision, telling the fold the view rows it was made on.
+    pub fn decided_on(mut self, rows: Vec<TokenRow>) -> Self {
+        self.read = rows;
+        self
     }
 
     /// The same events, with the answer turned into another.
@@ -57,6 +68,7 @@ impl<T> Decision<T> {
         Decision {
             events: self.events,
             outcome: answer(self.outcome),
+            read: self.read,
         }
     }
 }
@@ -158,7 +170,11 @@ impl Ledger {
             &self.pool,
             |conn| {
                 let decision = decide(conn).map_err(WorkError::Decide)?;
-                Ok((decision.events, decision.outcome))
+                let staging = append::Staging {
+                    events: decision.events,
+                    read: decision.read,
+                };
+                Ok((staging, decision.outcome))
             },
             &|stored| {
                 self.commits.inc();
