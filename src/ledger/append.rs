@@ -25,12 +25,43 @@ pub fn tail(conn: &mut DbConn) -> Result<Tail, StoreError> {
     Ok(Tail { seq, hash })
 }
 
-/// One writer's share of a batch: its events, and the view rows it read in this transaction
-/// and decided on, which the fold starts from instead of reading them again.
-#[derive(Debug, Default)]
-pub struct Staging {
+/// What a command decided inside a write transaction: events to append, and its answer.
+pub struct Decision<T> {
     pub events: Vec<NewEvent>,
-    pub read: Vec<TokenRow>,
+    pub outcome: T,
+    /// View rows the command read in this transaction and decided on (still current: the
+    /// transaction holds the write lock). The fold starts from them instead of reading them
+    /// again; a flush of a million tokens spent an eighth of its time on that second read.
+    pub(super) read: Vec<TokenRow>,
+}
+
+impl<T> Decision<T> {
+    pub fn new(events: Vec<NewEvent>, outcome: T) -> Self {
+        Self {
+            events,
+            outcome,
+            read: Vec::new(),
+        }
+    }
+
+    pub fn nothing(outcome: T) -> Self {
+        Self::new(Vec::new(), outcome)
+    }
+
+    /// The same decision, telling the fold the view rows it was made on.
+    pub fn decided_on(mut self, rows: Vec<TokenRow>) -> Self {
+        self.read = rows;
+        self
+    }
+
+    /// The same events, with the answer turned into another.
+    pub fn map<U>(self, answer: impl FnOnce(T) -> U) -> Decision<U> {
+        Decision {
+            events: self.events,
+            outcome: answer(self.outcome),
+            read: self.read,
+        }
+    }
 }
 
 /// Gives the events the seqs and hashes that follow `tail` (which moves past them), and folds
@@ -39,9 +70,9 @@ pub struct Staging {
 pub fn stage(
     conn: &mut DbConn,
     tail: &mut Tail,
-    staging: Staging,
+    events: Vec<NewEvent>,
+    read: Vec<TokenRow>,
 ) -> Result<Vec<LedgerEvent>, StoreError> {
-    let Staging { events, read } = staging;
     let stored: Vec<LedgerEvent> = events
         .into_iter()
         .map(|event| {
@@ -73,10 +104,10 @@ struct Touched {
     after: Option<TokenRow>,
 }
 
-/// Reads every touched token's row in batches (but those the writer already read), folds the events into them, then writes back:
-/// new rows in multi-row inserts (an import appends thousands at once), removed rows in
-/// multi-row deletes (a flush), changed rows one by one, each guarded by the `last_seq` it
-/// was read at.
+/// Reads every touched token's row in batches (but those the writer already read), folds the
+/// events into them, then writes back: new rows in multi-row inserts (an import appends
+/// thousands at once), removed rows in multi-row deletes (a flush), changed rows one by one,
+/// each guarded by the `last_seq` it was read at.
 fn fold_into_view(
     conn: &mut DbConn,
     events: &[LedgerEvent],

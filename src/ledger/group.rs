@@ -21,7 +21,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use diesel::Connection;
 
-use super::append::{self, Staging, Tail};
+use super::append::{self, Decision, Tail};
 use super::event::LedgerEvent;
 use crate::db::{self, DbConn, DbPool, PooledConn, StoreError};
 
@@ -90,7 +90,7 @@ impl GroupCommit {
     pub fn run<T, E>(
         &self,
         pool: &DbPool,
-        work: impl FnOnce(&mut DbConn) -> Result<(Staging, T), WorkError<E>>,
+        work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<E>>,
         on_commit: &dyn Fn(&[LedgerEvent]),
     ) -> Result<T, WorkError<E>> {
         let mut slot = self.lock();
@@ -127,7 +127,7 @@ impl GroupCommit {
         mut slot: MutexGuard<'_, Slot>,
         id: u64,
         pool: &DbPool,
-        work: impl FnOnce(&mut DbConn) -> Result<(Staging, T), WorkError<E>>,
+        work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<E>>,
         on_commit: &dyn Fn(&[LedgerEvent]),
     ) -> Result<T, WorkError<E>> {
         // One batch of this process at a time holds the lock: the next one gathers members
@@ -227,7 +227,7 @@ impl GroupCommit {
         &self,
         mut slot: MutexGuard<'_, Slot>,
         id: u64,
-        work: impl FnOnce(&mut DbConn) -> Result<(Staging, T), WorkError<E>>,
+        work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<E>>,
     ) -> Result<T, WorkError<E>> {
         // Wait for the connection, or for the news that the transaction never began.
         let (mut conn, mut tail) = loop {
@@ -335,18 +335,22 @@ fn batch_ref(slot: &Slot, id: u64) -> Option<&Batch> {
 fn run_in_savepoint<T, E>(
     conn: &mut DbConn,
     tail: &mut Option<Tail>,
-    work: impl FnOnce(&mut DbConn) -> Result<(Staging, T), WorkError<E>>,
+    work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<E>>,
 ) -> Result<(Vec<LedgerEvent>, T), WorkError<E>> {
     let (staged, moved, answer) = conn.transaction(|conn| {
-        let (staging, answer) = work(conn)?;
-        if staging.events.is_empty() {
+        let Decision {
+            events,
+            outcome: answer,
+            read,
+        } = work(conn)?;
+        if events.is_empty() {
             return Ok((Vec::new(), None, answer));
         }
         let mut moved = match tail {
             Some(tail) => tail.clone(),
             None => append::tail(conn)?,
         };
-        let staged = append::stage(conn, &mut moved, staging)?;
+        let staged = append::stage(conn, &mut moved, events, read)?;
         Ok::<_, WorkError<E>>((staged, Some(moved), answer))
     })?;
     if moved.is_some() {
@@ -373,7 +377,7 @@ mod tests {
                 if panics {
                     panic!("the leader's own work panics");
                 }
-                Ok((Staging::default(), ()))
+                Ok(Decision::nothing(()))
             },
             &|_| {},
         )
