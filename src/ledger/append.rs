@@ -158,7 +158,7 @@ fn fold_into_view(
         };
         match (before, after) {
             (None, Some(row)) => inserted.push(row),
-            (Some(before), Some(row)) => view::replace(conn, &row, before.last_seq)?,
+            (Some(before), Some(row)) => view::replace(conn, &before, &row)?,
             // A flush removes thousands at once: in multi-row deletes.
             (Some(before), None) => removed.push((jti, before.last_seq)),
             (None, None) => {}

@@ -54,7 +54,10 @@ impl TokenType {
 #[derive(
     Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize, utoipa::ToSchema,
 )]
-#[diesel(table_name = token_ledger)]
+// `None` is written as NULL rather than left to the column's default (which is NULL too):
+// rows of one shape, so SQLite takes a batch in one multi-row INSERT. With defaults, diesel
+// cannot render one for SQLite and runs a statement per row.
+#[diesel(table_name = token_ledger, treat_none_as_default_value = false)]
 pub struct LedgerEvent {
     pub seq: i64,
     #[serde(serialize_with = "rfc3339::serialize")]

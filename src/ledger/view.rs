@@ -19,10 +19,9 @@ text_enum!(
     }
 );
 
-#[derive(
-    Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Serialize,
-)]
-#[diesel(table_name = token_view, treat_none_as_null = true)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize)]
+// As `LedgerEvent`: `None` is NULL, so a batch of rows is one multi-row INSERT on SQLite.
+#[diesel(table_name = token_view, treat_none_as_default_value = false)]
 pub struct TokenRow {
     pub jti: String,
     pub token_type: TokenType,
@@ -190,15 +189,49 @@ pub fn count(conn: &mut DbConn) -> Result<u64, StoreError> {
     Ok(count as u64)
 }
 
-/// Writes `row` over the stored one, but only if nobody changed it since it was read as
-/// `read_seq`: a lost update would let two writers both spend one refresh token.
-pub(super) fn replace(conn: &mut DbConn, row: &TokenRow, read_seq: i64) -> Result<(), StoreError> {
+/// The columns a fold may change in a row it keeps (it never changes what a token is: its
+/// type, user, session, parent or lifetime). `None` leaves a column as stored.
+#[derive(AsChangeset)]
+#[diesel(table_name = token_view)]
+struct Changed {
+    state: Option<TokenState>,
+    rotated_at: Option<Option<NaiveDateTime>>,
+    blacklisted_at: Option<Option<NaiveDateTime>>,
+    reason: Option<Option<Reason>>,
+    last_seq: i64,
+}
+
+impl Changed {
+    fn between(before: &TokenRow, after: &TokenRow) -> Self {
+        fn differs<T: PartialEq + Clone>(before: &T, after: &T) -> Option<T> {
+            (before != after).then(|| after.clone())
+        }
+        Self {
+            state: differs(&before.state, &after.state),
+            rotated_at: differs(&before.rotated_at, &after.rotated_at),
+            blacklisted_at: differs(&before.blacklisted_at, &after.blacklisted_at),
+            reason: differs(&before.reason, &after.reason),
+            last_seq: after.last_seq,
+        }
+    }
+}
+
+/// Writes the columns of `after` that differ from `before` over the stored row, but only if
+/// nobody changed it since it was read as `before`: a lost update would let two writers both
+/// spend one refresh token. Only what changed is written, so an UPDATE touches only the
+/// indexes over those columns (a logout's `state`: three of the view's eight), where writing
+/// the whole row rewrote every index entry of it.
+pub(super) fn replace(
+    conn: &mut DbConn,
+    before: &TokenRow,
+    after: &TokenRow,
+) -> Result<(), StoreError> {
     let changed = diesel::update(
         token_view::table
-            .find(&row.jti)
-            .filter(token_view::last_seq.eq(read_seq)),
+            .find(&before.jti)
+            .filter(token_view::last_seq.eq(before.last_seq)),
     )
-    .set(row)
+    .set(Changed::between(before, after))
     .execute(conn)?;
     if changed == 1 {
         Ok(())
