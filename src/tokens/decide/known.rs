@@ -18,6 +18,15 @@ impl Known {
     pub fn events(&self) -> Vec<NewEvent> {
         self.adopted.iter().cloned().collect()
     }
+
+    /// The view's row of the token, as the decision's facts for the fold: none when the
+    /// token is adopted (the view does not hold it).
+    pub fn held(&self) -> Vec<TokenRow> {
+        match self.adopted {
+            None => vec![self.row.clone()],
+            Some(_) => Vec::new(),
+        }
+    }
 }
 
 /// The view's row of a valid token we signed, or its adoption: the database was restored

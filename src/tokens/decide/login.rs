@@ -29,13 +29,14 @@ pub fn pair(ctx: Context<'_>, user: &User, fresh: Fresh) -> Decision<PairClaims>
         NewEvent::issued(refresh_ref, None, ctx.now),
         NewEvent::issued(access_ref, parent, ctx.now),
     ];
-    Decision::new(events, PairClaims { refresh, access })
+    // Both jtis are new: the fold has nothing to read.
+    Decision::new(events, PairClaims { refresh, access }).decided_on(Vec::new())
 }
 
 /// A sliding token in a new session.
 pub fn sliding(ctx: Context<'_>, user: &User, fresh: Fresh) -> Decision<Claims> {
     let Issue { claims, token } = issue(ctx, TokenType::Sliding, user, &fresh.sid, fresh.token);
-    Decision::new(vec![NewEvent::issued(token, None, ctx.now)], claims)
+    Decision::new(vec![NewEvent::issued(token, None, ctx.now)], claims).decided_on(Vec::new())
 }
 
 #[cfg(test)]

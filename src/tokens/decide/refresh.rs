@@ -77,10 +77,14 @@ pub fn refresh(
     fresh: Fresh,
 ) -> Decision<Result<RefreshClaims, AuthError>> {
     let mut events = known.events();
+    // The fold's facts: the presented token's row, and the session's on reuse. The tokens a
+    // rotation mints are new.
+    let mut read = known.held();
     let row = known.row;
     let outcome = match facts {
         RefreshFacts::Replay { children, user } => replay(ctx, &row, &children, user.as_ref()),
         RefreshFacts::Reused { session } => {
+            read.extend_from_slice(&session);
             events.push(NewEvent::reuse_detected(row.token_ref(), ctx.now));
             events.extend(blacklist_all(
                 ctx.now,
@@ -96,7 +100,7 @@ pub fn refresh(
             Some(user) => Ok(rotate(ctx, &row, &user, fresh, &mut events)),
         },
     };
-    Decision::new(events, outcome)
+    Decision::new(events, outcome).decided_on(read)
 }
 
 /// A new access token and, when refresh tokens rotate, a successor of `row` that takes its
@@ -186,7 +190,7 @@ pub fn renew_sliding(
 ) -> Decision<Result<Claims, AuthError>> {
     let events = known.events();
     let outcome = renewal(ctx, &known.row, presented, user_id, user);
-    Decision::new(events, outcome)
+    Decision::new(events, outcome).decided_on(known.held())
 }
 
 fn renewal(

@@ -28,9 +28,10 @@ pub fn logout(
     session: &[TokenRow],
 ) -> Decision<Result<(), AuthError>> {
     let mut events = known.events();
+    let mut read = known.held();
     let row = known.row;
     if row.is_blacklisted() {
-        return Decision::new(events, Err(TokenError::Blacklisted.into()));
+        return Decision::new(events, Err(TokenError::Blacklisted.into())).decided_on(read);
     }
     events.push(NewEvent::blacklisted(
         row.token_ref(),
@@ -45,7 +46,8 @@ pub fn logout(
             None,
         ));
     }
-    Decision::new(events, Ok(()))
+    read.extend_from_slice(session);
+    Decision::new(events, Ok(())).decided_on(read)
 }
 
 /// RFC 7009: the presented token is revoked; a refresh token takes its session's bearer
@@ -58,6 +60,7 @@ pub fn revoke_presented(
     actor: Option<&str>,
 ) -> Decision<()> {
     let mut events = known.events();
+    let mut read = known.held();
     let row = known.row;
     if !row.is_blacklisted() {
         events.extend(blacklist_all(
@@ -75,7 +78,8 @@ pub fn revoke_presented(
             actor,
         ));
     }
-    Decision::new(events, ())
+    read.extend_from_slice(session);
+    Decision::new(events, ()).decided_on(read)
 }
 
 /// What an admin's blacklisting of one token found.
@@ -103,7 +107,8 @@ pub fn admin_blacklist(
                 Some(actor),
             ),
             AdminBlacklist::Blacklisted,
-        ),
+        )
+        .decided_on(vec![row.clone()]),
     }
 }
 
@@ -120,7 +125,7 @@ pub fn revoke_session(
     }
     let events = blacklist_all(ctx.now, session, Reason::Logout, Some(actor));
     let revoked = events.len();
-    Decision::new(events, Some(revoked))
+    Decision::new(events, Some(revoked)).decided_on(session.to_vec())
 }
 
 /// Every outstanding token of a user (`outstanding`) but those of `keep_sid`: logout
@@ -140,7 +145,7 @@ pub fn revoke_all(
         .collect();
     let events = blacklist_all(now, &revoked, reason, actor);
     let count = events.len();
-    Decision::new(events, count)
+    Decision::new(events, count).decided_on(revoked)
 }
 
 /// The lockout's revocation, at most once per user per window: `claimed` says whether this
@@ -154,8 +159,7 @@ pub fn lockout(
     if !claimed {
         return Decision::nothing(None);
     }
-    let decided = revoke_all(ctx.now, outstanding, Reason::Lockout, Some(actor), None);
-    Decision::new(decided.events, Some(decided.outcome))
+    revoke_all(ctx.now, outstanding, Reason::Lockout, Some(actor), None).map(Some)
 }
 
 fn bearers(session: &[TokenRow]) -> Vec<TokenRow> {
