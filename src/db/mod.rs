@@ -7,6 +7,7 @@
 pub mod bulk_load;
 mod connection;
 mod error;
+mod insert_rows;
 mod location;
 mod migrations;
 mod pool;
@@ -24,6 +25,7 @@ use diesel::r2d2::{Pool, PooledConnection};
 
 pub use connection::{DbConn, Manager, prepare_postgres_client};
 pub use error::StoreError;
+pub(crate) use insert_rows::insert_rows;
 pub use location::{DatabaseLocation, redact};
 pub use migrations::run_migrations;
 pub use pool::{connect, connect_counted};

@@ -91,12 +91,11 @@ pub fn stage(
     Ok(stored)
 }
 
-/// Writes staged events into `token_ledger`, in seq order and multi-row statements, and
+/// Writes staged events into `token_ledger`, in seq order and multi-row statements of fixed
+/// sizes (`db::insert_rows`), and
 /// tells the other instances (PostgreSQL's NOTIFY, delivered at commit).
 pub fn insert(conn: &mut DbConn, stored: &[LedgerEvent]) -> Result<(), StoreError> {
-    for chunk in stored.chunks(500) {
-        crate::db::execute_natively(conn, diesel::insert_into(token_ledger::table).values(chunk))?;
-    }
+    crate::db::insert_rows!(conn, token_ledger::table, stored)?;
     if let Some(last) = stored.last() {
         crate::db::announce_append(conn, last.seq)?;
     }
@@ -213,11 +212,15 @@ mod tests {
         let conn = &mut *pool.get().expect("a connection");
         let issued = NewEvent::issued(token(), Some("p".repeat(32)), at(0));
         append(conn, vec![issued], Some(Vec::new()));
-        let before = view::find(conn, &token().jti).expect("read").expect("a row");
+        let before = view::find(conn, &token().jti)
+            .expect("read")
+            .expect("a row");
         let blacklisted = NewEvent::blacklisted(token(), Reason::Logout, at(5));
         append(conn, vec![blacklisted], Some(vec![before.clone()]));
 
-        let after = view::find(conn, &token().jti).expect("read").expect("a row");
+        let after = view::find(conn, &token().jti)
+            .expect("read")
+            .expect("a row");
         assert_eq!(
             after,
             TokenRow {
@@ -239,7 +242,9 @@ mod tests {
             vec![NewEvent::issued(token(), None, at(0))],
             Some(Vec::new()),
         );
-        let stale = view::find(conn, &token().jti).expect("read").expect("a row");
+        let stale = view::find(conn, &token().jti)
+            .expect("read")
+            .expect("a row");
         append(
             conn,
             vec![NewEvent::rotated(token(), at(1))],
