@@ -188,7 +188,7 @@ fn user(settings: Settings, action: UserCommand) -> anyhow::Result<ExitCode> {
             let password = read_password(password_stdin)?;
             let revoked = accounts::set_password(
                 ledger,
-                UserKey::Name(&username),
+                UserKey::Name(username.clone()),
                 &password,
                 None,
                 Some("cli"),
@@ -197,11 +197,11 @@ fn user(settings: Settings, action: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Deactivate { username } => {
             let (_, revoked) =
-                accounts::set_active(ledger, UserKey::Name(&username), false, Some("cli"))?;
+                accounts::set_active(ledger, UserKey::Name(username.clone()), false, Some("cli"))?;
             eprintln!("{username} deactivated; {revoked} tokens revoked");
         }
         UserCommand::Activate { username } => {
-            accounts::set_active(ledger, UserKey::Name(&username), true, Some("cli"))?;
+            accounts::set_active(ledger, UserKey::Name(username.clone()), true, Some("cli"))?;
             eprintln!("{username} activated");
         }
     }

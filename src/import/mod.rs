@@ -162,7 +162,7 @@ pub fn run(
             let mut conn = ledger.pool().get().map_err(StoreError::from)?;
             decide_page(&mut conn, planned, now)?.outcome
         } else {
-            ledger.write(|conn| decide_page(conn, planned, now))?
+            ledger.write(move |conn| decide_page(conn, planned, now))?
         };
         for (outcome, events) in outcomes {
             summary.events += events as u64;

@@ -29,7 +29,7 @@ pub fn flush_expired(
 ) -> Result<u64, StoreError> {
     let mut total = 0u64;
     loop {
-        let flushed = ledger.write(|conn| {
+        let flushed = ledger.write(move |conn| {
             let ended = view::ended_before(conn, now, batch)?;
             let events: Vec<NewEvent> = ended
                 .iter()

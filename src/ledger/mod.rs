@@ -73,18 +73,36 @@ impl Ledger {
                  `tokenledger ledger verify` names the first"
             ),
         }
-        let revocations = Revocations::load(&mut *pool.get()?)?;
+        let revocations = Arc::new(Revocations::load(&mut *pool.get()?)?);
+        let appended = appended_counter();
+        let commits = IntCounter::new(
+            "tokenledger_ledger_commits_total",
+            "Write transactions this instance committed; concurrent writers share one.",
+        )
+        .expect("valid metric options");
+        let on_commit = {
+            let (revocations, appended, commits) =
+                (revocations.clone(), appended.clone(), commits.clone());
+            Box::new(move |stored: &[LedgerEvent]| {
+                commits.inc();
+                revocations.observe_committed(stored);
+                for event in stored {
+                    appended
+                        .with_label_values(&[event.event.as_str(), event.token_type.as_str()])
+                        .inc();
+                }
+            })
+        };
+        let group = GroupCommit::spawn(pool.clone(), on_commit).map_err(|err| {
+            StoreError::Unavailable(format!("cannot start the ledger's writer: {err}"))
+        })?;
         Ok(Self {
             pool,
-            revocations: Arc::new(revocations),
+            revocations,
             queries: QueryCounter::default(),
-            appended: appended_counter(),
-            commits: IntCounter::new(
-                "tokenledger_ledger_commits_total",
-                "Write transactions this instance committed; concurrent writers share one.",
-            )
-            .expect("valid metric options"),
-            group: Arc::default(),
+            appended,
+            commits,
+            group: Arc::new(group),
         })
     }
 
@@ -119,28 +137,20 @@ impl Ledger {
 
     /// Runs `decide` in a write transaction, appends the events it returns and folds them into
     /// the view in that same transaction, commits, then shows them to the revocation state. A
-    /// failure anywhere rolls back the events and the view together. Concurrent writers share
-    /// the transaction and its commit (`group`), each in a savepoint of its own.
+    /// failure anywhere rolls back the events and the view together. `decide` runs on the
+    /// ledger's writer thread (`group`), which shares the transaction and its commit among
+    /// concurrent writers, each in a savepoint of its own; this call blocks until the commit.
     pub fn write<T, E>(
         &self,
-        decide: impl FnOnce(&mut DbConn) -> Result<Decision<T>, E>,
+        decide: impl FnOnce(&mut DbConn) -> Result<Decision<T>, E> + Send + 'static,
     ) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + Send + 'static,
+        T: Send + 'static,
     {
-        let committed = self.group.run(
-            &self.pool,
-            |conn| decide(conn).map_err(WorkError::Decide),
-            &|stored| {
-                self.commits.inc();
-                self.revocations.observe_committed(stored);
-                for event in stored {
-                    self.appended
-                        .with_label_values(&[event.event.as_str(), event.token_type.as_str()])
-                        .inc();
-                }
-            },
-        );
+        let committed = self
+            .group
+            .run(move |conn| decide(conn).map_err(WorkError::Decide));
         match committed {
             Ok(outcome) => Ok(outcome),
             Err(WorkError::Decide(err)) => Err(err),

@@ -271,7 +271,7 @@ mod tests {
             token_type: TokenType::Access,
             user_id: 7,
             sid: "s".repeat(32),
-            parent_jti: (i % 2 == 0).then(|| "p".repeat(32)),
+            parent_jti: i.is_multiple_of(2).then(|| "p".repeat(32)),
             issued_at: at(0),
             expires_at: at(60),
             state: TokenState::Outstanding,

@@ -139,22 +139,23 @@ impl Accounts {
 /// password is hashed before the transaction: nothing slow runs under the write lock.
 pub fn set_password(
     ledger: &Ledger,
-    key: UserKey<'_>,
+    key: UserKey,
     password: &str,
     keep_sid: Option<&str>,
     actor: Option<&str>,
 ) -> Result<usize, UserError> {
     let password_hash = password::hash(password)?;
-    ledger.write(|conn| {
-        let user = users::existing(conn, key)?;
+    let (keep_sid, actor) = (keep_sid.map(str::to_owned), actor.map(str::to_owned));
+    ledger.write(move |conn| {
+        let user = users::existing(conn, &key)?;
         users::update_password_hash(conn, user.id, &password_hash)?;
         let outstanding = view::outstanding_of_user(conn, user.id)?;
         Ok(revoke::revoke_all(
             time::now(),
             &outstanding,
             Reason::PasswordChanged,
-            actor,
-            keep_sid,
+            actor.as_deref(),
+            keep_sid.as_deref(),
         ))
     })
 }
@@ -163,12 +164,13 @@ pub fn set_password(
 /// transaction. Returns the user as it now is, and how many tokens were revoked.
 pub fn set_active(
     ledger: &Ledger,
-    key: UserKey<'_>,
+    key: UserKey,
     active: bool,
     actor: Option<&str>,
 ) -> Result<(User, usize), UserError> {
-    ledger.write(|conn| {
-        let user = users::existing(conn, key)?;
+    let actor = actor.map(str::to_owned);
+    ledger.write(move |conn| {
+        let user = users::existing(conn, &key)?;
         users::update_active(conn, user.id, active)?;
         let outstanding = if active {
             Vec::new()
@@ -179,7 +181,7 @@ pub fn set_active(
             time::now(),
             &outstanding,
             Reason::UserDeactivated,
-            actor,
+            actor.as_deref(),
             None,
         );
         let user = User {
@@ -193,18 +195,19 @@ pub fn set_active(
 /// Revokes every token of the user; returns how many.
 pub fn revoke_all(
     ledger: &Ledger,
-    key: UserKey<'_>,
+    key: UserKey,
     reason: Reason,
     actor: Option<&str>,
 ) -> Result<usize, UserError> {
-    ledger.write(|conn| {
-        let user = users::existing(conn, key)?;
+    let actor = actor.map(str::to_owned);
+    ledger.write(move |conn| {
+        let user = users::existing(conn, &key)?;
         let outstanding = view::outstanding_of_user(conn, user.id)?;
         Ok(revoke::revoke_all(
             time::now(),
             &outstanding,
             reason,
-            actor,
+            actor.as_deref(),
             None,
         ))
     })

@@ -23,9 +23,10 @@ impl TokenService {
     ) -> Result<Pair, AuthError> {
         let user = self.authenticate(login, password, client)?;
         let fresh = Fresh::random();
+        let service = self.clone();
         let claims = self
             .ledger()
-            .write(|_| Ok::<_, AuthError>(login::pair(self.context(), &user, fresh)))?;
+            .write(move |_| Ok::<_, AuthError>(login::pair(service.context(), &user, fresh)))?;
         Ok(Pair {
             refresh: self.sign(&claims.refresh)?,
             access: self.sign(&claims.access)?,
@@ -40,9 +41,10 @@ impl TokenService {
     ) -> Result<String, AuthError> {
         let user = self.authenticate(login, password, client)?;
         let fresh = Fresh::random();
+        let service = self.clone();
         let claims = self
             .ledger()
-            .write(|_| Ok::<_, AuthError>(login::sliding(self.context(), &user, fresh)))?;
+            .write(move |_| Ok::<_, AuthError>(login::sliding(service.context(), &user, fresh)))?;
         self.sign(&claims)
     }
 
@@ -97,8 +99,10 @@ impl TokenService {
             policy.login.lockout_revokes_sessions,
             refused.user_id,
         ) {
-            let revoked = self.ledger().write(|conn| {
-                let ctx = self.context();
+            let service = self.clone();
+            let revoked = self.ledger().write(move |conn| {
+                let ctx = service.context();
+                let throttle = &ctx.policy.login.throttle;
                 let claimed = throttle.claim_lockout_revocation(conn, user_id, ctx.now)?;
                 let outstanding = if claimed {
                     view::outstanding_of_user(conn, user_id)?

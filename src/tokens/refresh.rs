@@ -19,8 +19,9 @@ impl TokenService {
             .ok_or(AuthError::NoActiveAccountForToken)?;
         let wants_user = !self.policy().user_claims.is_empty();
         let fresh = Fresh::random();
-        let claims = self.ledger().write(|conn| {
-            let ctx = self.context();
+        let service = self.clone();
+        let claims = self.ledger().write(move |conn| {
+            let ctx = service.context();
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let row = &known.row;
             let facts = match refresh::case(ctx, row) {
@@ -53,8 +54,9 @@ impl TokenService {
         let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
         let wants_user = !self.policy().user_claims.is_empty();
         let fresh = Fresh::random();
-        let claims = self.ledger().write(|conn| {
-            let ctx = self.context();
+        let service = self.clone();
+        let claims = self.ledger().write(move |conn| {
+            let ctx = service.context();
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let user = user_if(conn, wants_user && !known.row.is_blacklisted(), user_id)?;
             Ok::<_, AuthError>(refresh::renew_sliding(

@@ -17,8 +17,9 @@ impl TokenService {
         let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
         let revoke_session = self.policy().revoke_access_on_logout;
         let fresh = Fresh::random();
-        self.ledger().write(|conn| {
-            let ctx = self.context();
+        let service = self.clone();
+        self.ledger().write(move |conn| {
+            let ctx = service.context();
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let session = if revoke_session && !known.row.is_blacklisted() {
                 view::outstanding_of_session(conn, &known.row.sid)?
@@ -39,24 +40,35 @@ impl TokenService {
             return Ok(());
         };
         let fresh = Fresh::random();
-        self.ledger().write(|conn| {
-            let ctx = self.context();
+        let (service, actor) = (self.clone(), actor.map(str::to_owned));
+        self.ledger().write(move |conn| {
+            let ctx = service.context();
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let session = if known.row.token_type == TokenType::Refresh {
                 view::outstanding_of_session(conn, &known.row.sid)?
             } else {
                 Vec::new()
             };
-            Ok::<_, AuthError>(revoke::revoke_presented(ctx, known, &session, actor))
+            Ok::<_, AuthError>(revoke::revoke_presented(
+                ctx,
+                known,
+                &session,
+                actor.as_deref(),
+            ))
         })
     }
 
     /// An admin blacklists one token (reason `admin`). Idempotent: an already blacklisted
     /// token gets no second event. `None` if the view does not hold the token.
     pub fn admin_blacklist(&self, jti: &str, actor: &str) -> Result<Option<TokenRow>, StoreError> {
-        let found = self.ledger().write(|conn| {
-            let row = view::find(conn, jti)?;
-            Ok::<_, StoreError>(revoke::admin_blacklist(self.context(), row.as_ref(), actor))
+        let (service, jti_read, by) = (self.clone(), jti.to_owned(), actor.to_owned());
+        let found = self.ledger().write(move |conn| {
+            let row = view::find(conn, &jti_read)?;
+            Ok::<_, StoreError>(revoke::admin_blacklist(
+                service.context(),
+                row.as_ref(),
+                &by,
+            ))
         })?;
         if found == AdminBlacklist::Unknown {
             return Ok(None);
@@ -71,13 +83,14 @@ impl TokenService {
         sid: &str,
         actor: &str,
     ) -> Result<Option<usize>, StoreError> {
-        self.ledger().write(|conn| {
-            let session = view::outstanding_of_session(conn, sid)?;
+        let (service, sid, actor) = (self.clone(), sid.to_owned(), actor.to_owned());
+        self.ledger().write(move |conn| {
+            let session = view::outstanding_of_session(conn, &sid)?;
             Ok(revoke::revoke_session(
-                self.context(),
+                service.context(),
                 user_id,
                 &session,
-                actor,
+                &actor,
             ))
         })
     }

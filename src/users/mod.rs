@@ -217,18 +217,19 @@ pub struct Refused {
 }
 
 /// Which user an account change is about: the CLI names users, the admin API numbers them.
-#[derive(Debug, Clone, Copy)]
-pub enum UserKey<'a> {
+/// It owns the name: the change runs on the ledger's writer thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserKey {
     Id(i64),
-    Name(&'a str),
+    Name(String),
 }
 
 /// The user `key` names, or `NotFound`.
-pub fn existing(conn: &mut DbConn, key: UserKey<'_>) -> Result<User, UserError> {
+pub fn existing(conn: &mut DbConn, key: &UserKey) -> Result<User, UserError> {
     match key {
-        UserKey::Id(id) => find(conn, id)?.ok_or_else(|| UserError::NotFound(id.to_string())),
+        UserKey::Id(id) => find(conn, *id)?.ok_or_else(|| UserError::NotFound(id.to_string())),
         UserKey::Name(name) => {
-            find_by_username(conn, name)?.ok_or_else(|| UserError::NotFound(name.to_owned()))
+            find_by_username(conn, name)?.ok_or_else(|| UserError::NotFound(name.clone()))
         }
     }
 }
