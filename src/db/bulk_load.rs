@@ -1,6 +1,6 @@
 //! Loading a whole table at once (`view rebuild`): its secondary indexes are dropped for the
 //! load and built again after it, inside the caller's transaction. A million rows inserted
-//! into eight indexes is eight million random b-tree inserts; building an index afterwards is
+//! into its indexes is millions of random b-tree inserts; building an index afterwards is
 //! one sorted pass each.
 //!
 //! SQLite only. PostgreSQL's `DROP INDEX` would lock the table against readers until the
@@ -133,7 +133,7 @@ mod tests {
         let mut conn = pool.get().unwrap();
         let before = index_statements(&mut conn);
         assert!(
-            before.len() >= 5,
+            before.len() >= 4,
             "the migrations index the view: {before:?}"
         );
 

@@ -109,10 +109,13 @@ pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenRow>, StoreEr
         .load(conn)?)
 }
 
-/// The tokens `parent_jti` led to: its rotation's successor and the access tokens it minted.
-pub fn children(conn: &mut DbConn, parent_jti: &str) -> Result<Vec<TokenRow>, StoreError> {
+/// The tokens `parent` led to: its rotation's successor and the access tokens it minted. They
+/// are of its session, so they are found through the session's index (the view keeps no index
+/// of parents: it would cost every write for this one rare read).
+pub fn children(conn: &mut DbConn, parent: &TokenRow) -> Result<Vec<TokenRow>, StoreError> {
     Ok(token_view::table
-        .filter(token_view::parent_jti.eq(parent_jti))
+        .filter(token_view::sid.eq(&parent.sid))
+        .filter(token_view::parent_jti.eq(&parent.jti))
         .order(token_view::last_seq)
         .select(TokenRow::as_select())
         .load(conn)?)
@@ -194,7 +197,7 @@ pub fn count(conn: &mut DbConn) -> Result<u64, StoreError> {
 /// was read as `before`: a lost update would let two writers both spend one refresh token.
 ///
 /// Writing only these columns keeps an UPDATE out of the indexes it does not change: a
-/// logout's touches the three over `state`, where writing the whole row rewrote all eight
+/// logout's touches the one over `state`, where writing the whole row rewrote all of them
 /// (WAL bytes per logout 91 KB -> 61 KB), and a rotation without blacklisting touches none.
 /// Two fixed SET lists, not one per combination, so both statements stay prepared.
 pub(super) fn replace(

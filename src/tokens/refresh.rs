@@ -26,7 +26,7 @@ impl TokenService {
             let row = &known.row;
             let facts = match refresh::case(ctx, row) {
                 RefreshCase::Replay => RefreshFacts::Replay {
-                    children: view::children(conn, &row.jti)?,
+                    children: view::children(conn, row)?,
                     user: user_if(conn, wants_user, row.user_id)?,
                 },
                 RefreshCase::Reused => RefreshFacts::Reused {
