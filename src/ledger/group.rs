@@ -35,6 +35,11 @@ use crate::db::{self, DbConn, DbPool, PooledConn, StoreError};
 /// Jobs a batch takes at most; later ones form the next batch.
 const MAX_MEMBERS: usize = 64;
 
+thread_local! {
+    /// Set on writer threads: their jobs must not write through the ledger again.
+    static ON_A_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// What one writer's work may fail with: its own refusal, or the store's error.
 pub enum WorkError<E> {
     Decide(E),
@@ -68,6 +73,7 @@ impl GroupCommit {
         std::thread::Builder::new()
             .name("tokenledger-writer".into())
             .spawn(move || {
+                ON_A_WRITER.set(true);
                 while let Ok(first) = queue.recv() {
                     // A panic outside the jobs (theirs are caught) must not end the thread:
                     // every later write would fail. The batch's callers learn of it from
@@ -92,6 +98,12 @@ impl GroupCommit {
         T: Send + 'static,
         E: Send + 'static,
     {
+        if ON_A_WRITER.get() {
+            // A write from inside a job would wait for the writer that runs it: for ever.
+            return Err(WorkError::Store(StoreError::Unavailable(
+                "a ledger write cannot be made from inside another".into(),
+            )));
+        }
         let (reply, answer) = mpsc::sync_channel(1);
         let job = Job {
             work: Some(work),
@@ -336,6 +348,23 @@ mod tests {
             .run::<(), std::convert::Infallible, _>(|_conn| Ok(Decision::new(vec![issued(1)], ())));
         assert!(later.is_ok(), "a later write commits");
         assert_eq!(seqs(&pool), vec![1]);
+    }
+
+    #[test]
+    fn a_write_from_inside_a_job_is_refused_instead_of_waiting_for_ever() {
+        let (_dir, pool) = db::scratch_pool();
+        let group = std::sync::Arc::new(group(&pool));
+        let inner = group.clone();
+        let outer = group.run::<bool, std::convert::Infallible, _>(move |_| {
+            let nested = inner
+                .run::<(), std::convert::Infallible, _>(|_| Ok(Decision::new(vec![issued(9)], ())));
+            Ok(Decision::new(
+                vec![issued(1)],
+                matches!(nested, Err(WorkError::Store(_))),
+            ))
+        });
+        assert!(matches!(outer, Ok(true)), "the nested write is refused");
+        assert_eq!(seqs(&pool), vec![1], "the outer one commits");
     }
 
     #[test]
