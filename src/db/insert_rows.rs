@@ -3,8 +3,9 @@
 //! diesel caches a prepared statement only when its SQL cannot vary: an insert of a slice
 //! (any length) is parsed and planned again on every call, which was a fifth of a logout's
 //! CPU on SQLite. An insert of an array `[T; N]` has one SQL text per `N` and is cached. So
-//! a batch goes in as chunks of 256, 32, 4 and then single rows: a logout's three events are
-//! three cached single-row statements, a flush batch of a thousand twelve statements.
+//! a batch goes in as chunks of 256, 32, 8, 4, 2 and then single rows: a refresh's two new
+//! view rows are one statement (one round trip to PostgreSQL under the write lock, not two),
+//! any count below eight at most three, a flush batch of a thousand eleven.
 
 /// Inserts `$rows` (a slice) into `$table`, in chunks of the sizes above, through
 /// [`super::execute_natively`]; evaluates to `Result<(), StoreError>`.
@@ -15,7 +16,9 @@ macro_rules! insert_rows {
         let mut inserted: Result<(), $crate::db::StoreError> = Ok(());
         $crate::db::insert_rows!(@size conn, $table, rest, inserted, 256);
         $crate::db::insert_rows!(@size conn, $table, rest, inserted, 32);
+        $crate::db::insert_rows!(@size conn, $table, rest, inserted, 8);
         $crate::db::insert_rows!(@size conn, $table, rest, inserted, 4);
+        $crate::db::insert_rows!(@size conn, $table, rest, inserted, 2);
         $crate::db::insert_rows!(@size conn, $table, rest, inserted, 1);
         debug_assert!(rest.is_empty() || inserted.is_err(), "single rows leave nothing over");
         inserted

@@ -290,8 +290,8 @@ mod tests {
         let (_dir, pool) = db::scratch_pool();
         let conn = &mut *pool.get().expect("a connection");
         let mut next = 0;
-        // 0, 1, 3 (single rows), 4, 37 (32 + 4 + 1) and 300 (256 + 32 + 3 x 4) rows.
-        for count in [0, 1, 3, 4, 37, 300] {
+        // 0, 1, 2, 3 (2 + 1), 4, 15 (8 + 4 + 2 + 1), 37 (32 + 4 + 1) and 300 (256 + 32 + 8 + 4)
+        for count in [0, 1, 2, 3, 4, 15, 37, 300] {
             let rows: Vec<TokenRow> = (next..next + count).map(row).collect();
             insert_many(conn, &rows).expect("inserted");
             next += count;
