@@ -185,18 +185,12 @@ fn fold_into_view(
 mod tests {
     use super::*;
     use crate::db;
-    use crate::ledger::event::{Reason, TokenRef, TokenType};
+    use crate::ledger::event::{Reason, TokenRef};
     use crate::ledger::view::TokenState;
     use crate::time::at;
 
     fn token() -> TokenRef {
-        TokenRef {
-            jti: "a".repeat(32),
-            token_type: TokenType::Refresh,
-            user_id: 7,
-            sid: "s".repeat(32),
-            expires_at: at(86_400),
-        }
+        TokenRef::for_tests()
     }
 
     /// Appends `events` as one writer would: staged after the tail, then inserted.
@@ -204,6 +198,15 @@ mod tests {
         let mut tail = tail(conn).expect("the tail");
         let stored = stage(conn, &mut tail, events, read).expect("staged");
         insert(conn, &stored).expect("inserted");
+    }
+
+    /// The test token's `issued` event, appended to an empty view.
+    fn issue(conn: &mut DbConn) {
+        append(
+            conn,
+            vec![NewEvent::issued(token(), None, at(0))],
+            Some(Vec::new()),
+        );
     }
 
     #[test]
@@ -237,11 +240,7 @@ mod tests {
     fn a_stale_row_is_a_conflict_not_a_lost_update() {
         let (_dir, pool) = db::scratch_pool();
         let conn = &mut *pool.get().expect("a connection");
-        append(
-            conn,
-            vec![NewEvent::issued(token(), None, at(0))],
-            Some(Vec::new()),
-        );
+        issue(conn);
         let stale = view::find(conn, &token().jti)
             .expect("read")
             .expect("a row");
@@ -262,11 +261,7 @@ mod tests {
     fn a_decision_that_leaves_out_a_row_it_touches_is_caught_in_debug_builds() {
         let (_dir, pool) = db::scratch_pool();
         let conn = &mut *pool.get().expect("a connection");
-        append(
-            conn,
-            vec![NewEvent::issued(token(), None, at(0))],
-            Some(Vec::new()),
-        );
+        issue(conn);
         // Without the row, the fold would see no token and silently drop the blacklisting.
         let blacklisted = NewEvent::blacklisted(token(), Reason::Logout, at(5));
         append(conn, vec![blacklisted], Some(Vec::new()));

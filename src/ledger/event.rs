@@ -87,6 +87,20 @@ pub struct TokenRef {
     pub expires_at: NaiveDateTime,
 }
 
+#[cfg(test)]
+impl TokenRef {
+    /// The unit tests' token: a refresh token of user 7 that ends a day after the tests' clock.
+    pub fn for_tests() -> Self {
+        Self {
+            jti: "a".repeat(32),
+            token_type: TokenType::Refresh,
+            user_id: 7,
+            sid: "s".repeat(32),
+            expires_at: crate::time::at(86_400),
+        }
+    }
+}
+
 /// An event decided but not yet appended: it gets its `seq` inside the write transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {

@@ -59,16 +59,10 @@ mod tests {
     use crate::time::at;
 
     use super::*;
-    use crate::ledger::event::{NewEvent, Reason, TokenRef, TokenType};
+    use crate::ledger::event::{NewEvent, Reason, TokenRef};
 
     fn token() -> TokenRef {
-        TokenRef {
-            jti: "a".repeat(32),
-            token_type: TokenType::Refresh,
-            user_id: 7,
-            sid: "s".repeat(32),
-            expires_at: at(86_400),
-        }
+        TokenRef::for_tests()
     }
 
     fn replay(events: Vec<NewEvent>) -> Option<TokenRow> {
