@@ -23,10 +23,8 @@ impl TokenService {
     ) -> Result<Pair, AuthError> {
         let user = self.authenticate(login, password, client)?;
         let fresh = Fresh::random();
-        let service = self.clone();
-        let claims = self
-            .ledger()
-            .write(move |_| Ok::<_, AuthError>(login::pair(service.context(), &user, fresh)))?;
+        let claims =
+            self.write(move |ctx, _| Ok::<_, AuthError>(login::pair(ctx, &user, fresh)))?;
         Ok(Pair {
             refresh: self.sign(&claims.refresh)?,
             access: self.sign(&claims.access)?,
@@ -41,10 +39,8 @@ impl TokenService {
     ) -> Result<String, AuthError> {
         let user = self.authenticate(login, password, client)?;
         let fresh = Fresh::random();
-        let service = self.clone();
-        let claims = self
-            .ledger()
-            .write(move |_| Ok::<_, AuthError>(login::sliding(service.context(), &user, fresh)))?;
+        let claims =
+            self.write(move |ctx, _| Ok::<_, AuthError>(login::sliding(ctx, &user, fresh)))?;
         self.sign(&claims)
     }
 
@@ -99,9 +95,7 @@ impl TokenService {
             policy.login.lockout_revokes_sessions,
             refused.user_id,
         ) {
-            let service = self.clone();
-            let revoked = self.ledger().write(move |conn| {
-                let ctx = service.context();
+            let revoked = self.write(move |ctx, conn| {
                 let throttle = &ctx.policy.login.throttle;
                 let claimed = throttle.claim_lockout_revocation(conn, user_id, ctx.now)?;
                 let outstanding = if claimed {

@@ -19,9 +19,7 @@ impl TokenService {
             .ok_or(AuthError::NoActiveAccountForToken)?;
         let wants_user = !self.policy().user_claims.is_empty();
         let fresh = Fresh::random();
-        let service = self.clone();
-        let claims = self.ledger().write(move |conn| {
-            let ctx = service.context();
+        let claims = self.write(move |ctx, conn| {
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let row = &known.row;
             let facts = match refresh::case(ctx, row) {
@@ -54,9 +52,7 @@ impl TokenService {
         let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
         let wants_user = !self.policy().user_claims.is_empty();
         let fresh = Fresh::random();
-        let service = self.clone();
-        let claims = self.ledger().write(move |conn| {
-            let ctx = service.context();
+        let claims = self.write(move |ctx, conn| {
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let user = user_if(conn, wants_user && !known.row.is_blacklisted(), user_id)?;
             Ok::<_, AuthError>(refresh::renew_sliding(

@@ -17,9 +17,7 @@ impl TokenService {
         let user_id = presented.user_id().ok_or(TokenError::Invalid)?;
         let revoke_session = self.policy().revoke_access_on_logout;
         let fresh = Fresh::random();
-        let service = self.clone();
-        self.ledger().write(move |conn| {
-            let ctx = service.context();
+        self.write(move |ctx, conn| {
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let session = if revoke_session && !known.row.is_blacklisted() {
                 view::outstanding_of_session(conn, &known.row.sid)?
@@ -40,9 +38,8 @@ impl TokenService {
             return Ok(());
         };
         let fresh = Fresh::random();
-        let (service, actor) = (self.clone(), actor.map(str::to_owned));
-        self.ledger().write(move |conn| {
-            let ctx = service.context();
+        let actor = actor.map(str::to_owned);
+        self.write(move |ctx, conn| {
             let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
             let session = if known.row.token_type == TokenType::Refresh {
                 view::outstanding_of_session(conn, &known.row.sid)?
@@ -61,14 +58,10 @@ impl TokenService {
     /// An admin blacklists one token (reason `admin`). Idempotent: an already blacklisted
     /// token gets no second event. `None` if the view does not hold the token.
     pub fn admin_blacklist(&self, jti: &str, actor: &str) -> Result<Option<TokenRow>, StoreError> {
-        let (service, jti_read, by) = (self.clone(), jti.to_owned(), actor.to_owned());
-        let found = self.ledger().write(move |conn| {
+        let (jti_read, by) = (jti.to_owned(), actor.to_owned());
+        let found = self.write(move |ctx, conn| {
             let row = view::find(conn, &jti_read)?;
-            Ok::<_, StoreError>(revoke::admin_blacklist(
-                service.context(),
-                row.as_ref(),
-                &by,
-            ))
+            Ok::<_, StoreError>(revoke::admin_blacklist(ctx, row.as_ref(), &by))
         })?;
         if found == AdminBlacklist::Unknown {
             return Ok(None);
@@ -83,15 +76,10 @@ impl TokenService {
         sid: &str,
         actor: &str,
     ) -> Result<Option<usize>, StoreError> {
-        let (service, sid, actor) = (self.clone(), sid.to_owned(), actor.to_owned());
-        self.ledger().write(move |conn| {
+        let (sid, actor) = (sid.to_owned(), actor.to_owned());
+        self.write(move |ctx, conn| {
             let session = view::outstanding_of_session(conn, &sid)?;
-            Ok(revoke::revoke_session(
-                service.context(),
-                user_id,
-                &session,
-                &actor,
-            ))
+            Ok(revoke::revoke_session(ctx, user_id, &session, &actor))
         })
     }
 }

@@ -14,8 +14,8 @@ use super::decide::Context;
 use super::error::{AuthError, TokenError};
 use super::keys::TokenKeys;
 use super::policy::TokenPolicy;
-use crate::db::StoreError;
-use crate::ledger::{Ledger, TokenType, view};
+use crate::db::{DbConn, StoreError};
+use crate::ledger::{Decision, Ledger, TokenType, view};
 use crate::time;
 use crate::users::hash_queue::HashQueue;
 
@@ -88,6 +88,21 @@ impl TokenService {
             policy: &self.inner.policy,
             now: time::now(),
         }
+    }
+
+    /// Runs `work` as a write on the ledger's writer thread, with the rules' context read
+    /// there, under the write lock (see [`Self::context`]); blocks until the commit.
+    pub(super) fn write<T, E>(
+        &self,
+        work: impl FnOnce(Context<'_>, &mut DbConn) -> Result<Decision<T>, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let service = self.clone();
+        self.ledger()
+            .write(move |conn| work(service.context(), conn))
     }
 
     /// Signs claims a rule decided, once their events are committed.
