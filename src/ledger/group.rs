@@ -192,12 +192,10 @@ where
             (Some(Outcome::Panicked(panic)), _) => Reply::Panicked(panic),
             (Some(Outcome::Done(result)), Ok(())) => Reply::Answered(result),
             // A refusal too may have been decided on writes of this batch that never
-            // committed: the store's error is the only safe answer.
-            (_, Err(reason)) => Reply::Answered(Err(WorkError::Store(StoreError::Unavailable(
-                reason.to_owned(),
-            )))),
-            (None, Ok(())) => Reply::Answered(Err(WorkError::Store(StoreError::Unavailable(
-                "the write was not run".into(),
+            // committed: the store's error is the only safe answer. (A job is answered
+            // unrun only when its batch could not begin.)
+            (_, reason) => Reply::Answered(Err(WorkError::Store(StoreError::Unavailable(
+                reason.err().unwrap_or("the write was not run").to_owned(),
             )))),
         };
         // The caller waits for this; it cannot have gone.
@@ -246,8 +244,12 @@ fn run_batch(
     let mut conn = match begin(pool) {
         Ok(conn) => conn,
         Err(err) => {
-            // Only this job: the ones queued behind it begin the next batch.
-            first.answer(Err(&err.to_string()));
+            // The jobs waiting now would only wait for the same outage, one pool timeout
+            // each, in turn: they share this answer. Later ones try again.
+            let reason = err.to_string();
+            for member in std::iter::once(first).chain(std::iter::from_fn(queued)) {
+                member.answer(Err(&reason));
+            }
             return;
         }
     };
