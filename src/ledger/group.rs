@@ -2,14 +2,17 @@
 //! and the jobs that wait when it begins a transaction, or arrive while it runs them, share
 //! that transaction and its one commit (one sync to disk for all of them).
 //!
-//! The writer runs the jobs one after another on the batch's connection, each inside a
-//! savepoint, so a refused decision or a failed statement undoes only its own writes. A job
-//! that finds nothing written before it in the transaction runs without one: if it fails, the
-//! transaction is rolled back and begun again, which costs the common case (one writer at a
-//! time, a flush batch) no savepoint and no statement journal. When no job is left waiting,
-//! the writer inserts the batch's events into the ledger in multi-row statements, commits,
-//! shows the events to the in-memory state, and only then answers every job's caller. Events
-//! are appended in job order, so seq order is still commit order.
+//! The writer runs the jobs one after another on the batch's connection. Most only read
+//! before they decide (`Changes::OnlyItsEvents`): their events are their only writes, so a
+//! refusal leaves nothing to undo and they need no savepoint. A job that changes other rows
+//! before deciding (a password change) runs in a savepoint of its own, unless nothing is
+//! written before it in the transaction: then a refusal rolls the transaction back and begins
+//! it again. A statement that fails part-way through a job without a savepoint around it (a
+//! fold's write: a database error, not a refusal) fails the whole batch. When no job is left
+//! waiting, the writer inserts the batch's events into the ledger in multi-row statements,
+//! commits, shows the events to the in-memory state, and only then answers every job's caller.
+//! Events are appended in job order, so seq order is still commit order. The writer keeps its
+//! connection from one batch to the next (`WriterConnection`).
 //!
 //! Why a thread of its own: the transaction's statements run one at a time anyway (one
 //! connection, the database's write lock). When each caller ran its own work on its own
@@ -58,6 +61,21 @@ impl<E> From<StoreError> for WorkError<E> {
     }
 }
 
+/// What a job may write besides the events it decides, which says what a refusal of it
+/// leaves in the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changes {
+    /// It only reads until it has decided; its events are the only writes. A refusal leaves
+    /// nothing behind, so it runs without a savepoint: a PostgreSQL round trip each way saved
+    /// for every job but a batch's first. Should appending its events fail part-way (a
+    /// statement error, not a refusal), the batch is rolled back and every job of it answered
+    /// with that error.
+    OnlyItsEvents,
+    /// It changes other rows (a user's) before it decides: it runs inside a savepoint of its
+    /// own, so its refusal undoes them and no other job's work.
+    BeforeDeciding,
+}
+
 /// Called once per committed batch with all of its events, before any job is answered.
 pub type OnCommit = Box<dyn Fn(&[LedgerEvent]) + Send>;
 
@@ -74,12 +92,13 @@ impl GroupCommit {
             .name("tokenledger-writer".into())
             .spawn(move || {
                 ON_A_WRITER.set(true);
+                let mut writer = WriterConnection::new(pool);
                 while let Ok(first) = queue.recv() {
                     // A panic outside the jobs (theirs are caught) must not end the thread:
                     // every later write would fail. The batch's callers learn of it from
                     // their dropped answers.
                     let batch = catch_unwind(AssertUnwindSafe(|| {
-                        run_batch(&pool, first, || queue.try_recv().ok(), &on_commit)
+                        run_batch(&mut writer, first, || queue.try_recv().ok(), &on_commit)
                     }));
                     if batch.is_err() {
                         tracing::error!("a ledger write batch panicked outside its jobs");
@@ -92,7 +111,7 @@ impl GroupCommit {
     /// Runs `work` in a write transaction shared with concurrent writers, and waits for the
     /// batch's commit. `work` returns the events to append and its answer. A panic in `work`
     /// goes on here, in the caller, once the batch is rolled back.
-    pub fn run<T, E, F>(&self, work: F) -> Result<T, WorkError<E>>
+    pub fn run<T, E, F>(&self, changes: Changes, work: F) -> Result<T, WorkError<E>>
     where
         F: FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<E>> + Send + 'static,
         T: Send + 'static,
@@ -107,6 +126,7 @@ impl GroupCommit {
         let (reply, answer) = mpsc::sync_channel(1);
         let job = Job {
             work: Some(work),
+            changes,
             outcome: None,
             reply,
         };
@@ -127,8 +147,8 @@ fn lost() -> StoreError {
 
 /// One caller's job, as the writer thread sees it (its types erased).
 trait Member: Send {
-    /// Runs the work on the batch's connection and stages its events after `tail`: inside a
-    /// savepoint, or bare when nothing before it in the transaction could be lost.
+    /// Runs the work on the batch's connection and stages its events after `tail`; `bare`
+    /// when nothing before it is in the transaction (no savepoint needed whatever it writes).
     fn run(&mut self, conn: &mut DbConn, tail: &mut Option<Tail>, bare: bool) -> Ran;
 
     /// Tells the caller its answer, now that the batch has ended as `batch` says.
@@ -138,9 +158,12 @@ trait Member: Send {
 enum Ran {
     /// Its events are staged; they commit with the batch.
     Staged(Vec<LedgerEvent>),
-    /// Refused or failed; nothing of it is left in the transaction once its savepoint, or
-    /// (bare) the transaction, is rolled back.
-    Refused,
+    /// Refused, and nothing of it is in the transaction: it wrote nothing before deciding, or
+    /// its savepoint is rolled back.
+    Declined,
+    /// Refused or failed with writes of its own in the transaction and no savepoint around
+    /// them: only rolling the transaction back undoes them.
+    LeftWrites,
     /// Panicked: the batch is rolled back.
     Panicked,
 }
@@ -157,6 +180,7 @@ enum Outcome<T, E> {
 
 struct Job<F, T, E> {
     work: Option<F>,
+    changes: Changes,
     outcome: Option<Outcome<T, E>>,
     reply: mpsc::SyncSender<Reply<T, E>>,
 }
@@ -169,18 +193,29 @@ where
 {
     fn run(&mut self, conn: &mut DbConn, tail: &mut Option<Tail>, bare: bool) -> Ran {
         let Some(work) = self.work.take() else {
-            return Ran::Refused;
+            return Ran::Declined;
         };
+        let changes = self.changes;
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            if bare {
-                stage(conn, tail, work)
+            if changes == Changes::BeforeDeciding && !bare {
+                // Its own changes and its events go, or are undone, together.
+                conn.transaction(|conn| {
+                    let decision = work(conn)?;
+                    stage(conn, tail, decision).map_err(WorkError::Store)
+                })
+                .map_err(|refused| (refused, Ran::Declined))
             } else {
-                conn.transaction(|conn| stage(conn, tail, work))
+                let decision = work(conn).map_err(|refused| match changes {
+                    Changes::OnlyItsEvents => (refused, Ran::Declined),
+                    Changes::BeforeDeciding => (refused, Ran::LeftWrites),
+                })?;
+                stage(conn, tail, decision)
+                    .map_err(|failed| (WorkError::Store(failed), Ran::LeftWrites))
             }
         }));
         let (ran, outcome) = match ran {
             Ok(Ok((events, answer))) => (Ran::Staged(events), Outcome::Done(Ok(answer))),
-            Ok(Err(refused)) => (Ran::Refused, Outcome::Done(Err(refused))),
+            Ok(Err((refused, ran))) => (ran, Outcome::Done(Err(refused))),
             Err(panic) => (Ran::Panicked, Outcome::Panicked(panic)),
         };
         self.outcome = Some(outcome);
@@ -203,18 +238,18 @@ where
     }
 }
 
-/// The work, then its events staged after `tail` (seqs, hash links, the fold into the view).
-/// `tail` moves only if both succeed.
-fn stage<T, E>(
+/// A decision's events staged after `tail` (seqs, hash links, the fold into the view). `tail`
+/// moves only if that succeeds.
+fn stage<T>(
     conn: &mut DbConn,
     tail: &mut Option<Tail>,
-    work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<E>>,
-) -> Result<(Vec<LedgerEvent>, T), WorkError<E>> {
+    decision: Decision<T>,
+) -> Result<(Vec<LedgerEvent>, T), StoreError> {
     let Decision {
         events,
         outcome: answer,
         read,
-    } = work(conn)?;
+    } = decision;
     if events.is_empty() {
         return Ok((Vec::new(), answer));
     }
@@ -227,21 +262,52 @@ fn stage<T, E>(
     Ok((staged, answer))
 }
 
-/// Begins a write transaction: the database's write lock is held from here to the commit.
-fn begin(pool: &DbPool) -> Result<PooledConn, StoreError> {
-    let mut conn = pool.get()?;
-    db::begin_write(&mut conn)?;
-    Ok(conn)
+/// The writer's connection. It keeps the one its last batch committed on: a pooled
+/// connection to a database server is pinged at every checkout (PostgreSQL: a round trip per
+/// batch, while the next batch waits), and an SQLite connection keeps its page cache. A batch
+/// that fails gives its connection back (the pool drops a broken one) and the next takes a
+/// fresh one. Not kept when the pool has a single connection (an in-memory SQLite database):
+/// the readers need it between batches.
+struct WriterConnection {
+    pool: DbPool,
+    kept: Option<PooledConn>,
+}
+
+impl WriterConnection {
+    fn new(pool: DbPool) -> Self {
+        Self { pool, kept: None }
+    }
+
+    /// Begins a write transaction: the database's write lock is held from here to the commit.
+    /// On the kept connection if it can, else (it broke while idle: the server restarted) on
+    /// one from the pool.
+    fn begin(&mut self) -> Result<PooledConn, StoreError> {
+        if let Some(mut conn) = self.kept.take()
+            && db::begin_write(&mut conn).is_ok()
+        {
+            return Ok(conn);
+        }
+        let mut conn = self.pool.get()?;
+        db::begin_write(&mut conn)?;
+        Ok(conn)
+    }
+
+    /// Takes back a connection whose batch ended cleanly (committed, or rolled back as a whole).
+    fn keep(&mut self, conn: PooledConn) {
+        if self.pool.max_size() > 1 {
+            self.kept = Some(conn);
+        }
+    }
 }
 
 /// One batch: `first` and whatever waits or arrives while it runs, one commit, then answers.
 fn run_batch(
-    pool: &DbPool,
+    writer: &mut WriterConnection,
     first: Box<dyn Member>,
     mut queued: impl FnMut() -> Option<Box<dyn Member>>,
     on_commit: &OnCommit,
 ) {
-    let mut conn = match begin(pool) {
+    let mut conn = match writer.begin() {
         Ok(conn) => conn,
         Err(err) => {
             // The jobs waiting now would only wait for the same outage, one pool timeout
@@ -266,16 +332,20 @@ fn run_batch(
                 stored.extend(events);
                 written = true;
             }
-            Ran::Refused if !written => {
-                // Run bare: its partial writes go with the transaction, which begins again
-                // (and the tail is read again: another instance may write in between).
+            Ran::Declined => {}
+            Ran::LeftWrites if !written => {
+                // Nothing before it to lose: its partial writes go with the transaction,
+                // which begins again (and the tail is read again: another instance may write
+                // in between).
                 db::rollback_write(&mut conn);
                 tail = None;
                 if let Err(err) = db::begin_write(&mut conn) {
                     failed = Some(err.to_string());
                 }
             }
-            Ran::Refused => {}
+            // Undoing its writes undoes the jobs' before it too: the whole batch fails (a
+            // statement failed part-way through a fold; refusals are declined).
+            Ran::LeftWrites => failed = Some("a write failed mid-transaction".into()),
             Ran::Panicked => failed = Some("a writer failed mid-transaction".into()),
         }
         ran.push(member);
@@ -297,7 +367,9 @@ fn run_batch(
                 err.to_string()
             }),
     };
-    drop(conn);
+    if committed.is_ok() {
+        writer.keep(conn);
+    }
     if committed.is_ok() && catch_unwind(AssertUnwindSafe(|| on_commit(&stored))).is_err() {
         tracing::error!("showing committed events to the in-memory state panicked");
     }
@@ -343,11 +415,14 @@ mod tests {
         let (_dir, pool) = db::scratch_pool();
         let group = group(&pool);
         let panicked = catch_unwind(AssertUnwindSafe(|| {
-            group.run::<(), std::convert::Infallible, _>(|_conn| panic!("the job panics"))
+            group.run::<(), std::convert::Infallible, _>(Changes::OnlyItsEvents, |_conn| {
+                panic!("the job panics")
+            })
         }));
         assert!(panicked.is_err(), "the panic goes on to the caller");
-        let later = group
-            .run::<(), std::convert::Infallible, _>(|_conn| Ok(Decision::new(vec![issued(1)], ())));
+        let later = group.run::<(), std::convert::Infallible, _>(Changes::OnlyItsEvents, |_| {
+            Ok(Decision::new(vec![issued(1)], ()))
+        });
         assert!(later.is_ok(), "a later write commits");
         assert_eq!(seqs(&pool), vec![1]);
     }
@@ -357,14 +432,17 @@ mod tests {
         let (_dir, pool) = db::scratch_pool();
         let group = std::sync::Arc::new(group(&pool));
         let inner = group.clone();
-        let outer = group.run::<bool, std::convert::Infallible, _>(move |_| {
-            let nested = inner
-                .run::<(), std::convert::Infallible, _>(|_| Ok(Decision::new(vec![issued(9)], ())));
-            Ok(Decision::new(
-                vec![issued(1)],
-                matches!(nested, Err(WorkError::Store(_))),
-            ))
-        });
+        let outer =
+            group.run::<bool, std::convert::Infallible, _>(Changes::OnlyItsEvents, move |_| {
+                let nested = inner
+                    .run::<(), std::convert::Infallible, _>(Changes::OnlyItsEvents, |_| {
+                        Ok(Decision::new(vec![issued(9)], ()))
+                    });
+                Ok(Decision::new(
+                    vec![issued(1)],
+                    matches!(nested, Err(WorkError::Store(_))),
+                ))
+            });
         assert!(matches!(outer, Ok(true)), "the nested write is refused");
         assert_eq!(seqs(&pool), vec![1], "the outer one commits");
     }
@@ -374,15 +452,14 @@ mod tests {
         let (_dir, pool) = db::scratch_pool();
         let group = group(&pool);
         // Alone, so bare: it writes, then refuses; its write goes with the rollback.
-        let refused = group.run::<(), &str, _>(|conn| {
-            let mut tail = None;
-            stage(conn, &mut tail, |_| {
-                Ok::<_, WorkError<&str>>(Decision::new(vec![issued(1)], ()))
-            })?;
+        let refused = group.run::<(), &str, _>(Changes::BeforeDeciding, |conn| {
+            stage(conn, &mut None, Decision::new(vec![issued(1)], ()))?;
             Err(WorkError::Decide("no"))
         });
         assert!(matches!(refused, Err(WorkError::Decide("no"))));
-        let kept = group.run::<(), &str, _>(|_| Ok(Decision::new(vec![issued(2)], ())));
+        let kept = group.run::<(), &str, _>(Changes::OnlyItsEvents, |_| {
+            Ok(Decision::new(vec![issued(2)], ()))
+        });
         assert!(kept.is_ok());
         assert_eq!(seqs(&pool), vec![1], "one event, with the first seq");
     }
@@ -405,7 +482,7 @@ mod tests {
             .map(|n| {
                 let group = group.clone();
                 std::thread::spawn(move || {
-                    group.run::<u32, u32, _>(move |_| {
+                    group.run::<u32, u32, _>(Changes::OnlyItsEvents, move |_| {
                         std::thread::sleep(Duration::from_millis(1));
                         if n % 4 == 3 {
                             Err(WorkError::Decide(n))
@@ -429,5 +506,122 @@ mod tests {
         assert_eq!(seqs(&pool), (1..=24).collect::<Vec<i64>>());
         let commits = commits.load(std::sync::atomic::Ordering::Relaxed);
         assert!(commits < 24, "{commits} commits for 24 writes: none shared");
+    }
+
+    type Answer<T> = mpsc::Receiver<Reply<T, &'static str>>;
+
+    /// A job as the writer's queue holds it, and where its answer arrives.
+    fn job<T: Send + 'static>(
+        changes: Changes,
+        work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<&'static str>> + Send + 'static,
+    ) -> (Box<dyn Member>, Answer<T>) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job {
+            work: Some(work),
+            changes,
+            outcome: None,
+            reply,
+        };
+        (Box::new(job), answer)
+    }
+
+    /// Runs these jobs as one batch, in order.
+    fn batch(pool: &DbPool, jobs: Vec<Box<dyn Member>>) {
+        let mut jobs = jobs.into_iter();
+        let first = jobs.next().expect("a job");
+        let on_commit: OnCommit = Box::new(|_| {});
+        run_batch(
+            &mut WriterConnection::new(pool.clone()),
+            first,
+            || jobs.next(),
+            &on_commit,
+        );
+    }
+
+    fn answered<T>(answer: &Answer<T>) -> Result<T, WorkError<&'static str>> {
+        match answer.try_recv().expect("the job is answered") {
+            Reply::Answered(result) => result,
+            Reply::Panicked(_) => panic!("the job panicked"),
+        }
+    }
+
+    fn issues(
+        n: u32,
+    ) -> impl FnOnce(&mut DbConn) -> Result<Decision<u32>, WorkError<&'static str>> {
+        move |_| Ok(Decision::new(vec![issued(n)], n))
+    }
+
+    #[test]
+    fn a_refusal_after_reading_needs_no_savepoint_and_loses_nothing_of_the_others() {
+        let (_dir, pool) = db::scratch_pool();
+        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
+        let (refused, refused_answer) = job::<u32>(Changes::OnlyItsEvents, |conn| {
+            crate::ledger::view::find(conn, &format!("{:032x}", 1))?;
+            Err(WorkError::Decide("no"))
+        });
+        let (last, last_answer) = job(Changes::OnlyItsEvents, issues(3));
+        batch(&pool, vec![first, refused, last]);
+        assert!(matches!(answered(&first_answer), Ok(1)));
+        assert!(matches!(
+            answered(&refused_answer),
+            Err(WorkError::Decide("no"))
+        ));
+        assert!(matches!(answered(&last_answer), Ok(3)));
+        assert_eq!(seqs(&pool), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_job_that_changes_rows_and_refuses_mid_batch_undoes_only_its_own_writes() {
+        let (_dir, pool) = db::scratch_pool();
+        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
+        // Its write: a view row staged by hand, as a user's row would be changed.
+        let (changing, changing_answer) = job::<u32>(Changes::BeforeDeciding, |conn| {
+            stage(conn, &mut None, Decision::new(vec![issued(2)], ()))?;
+            Err(WorkError::Decide("no"))
+        });
+        let (last, last_answer) = job(Changes::OnlyItsEvents, issues(3));
+        batch(&pool, vec![first, changing, last]);
+        assert!(matches!(answered(&first_answer), Ok(1)));
+        assert!(matches!(
+            answered(&changing_answer),
+            Err(WorkError::Decide("no"))
+        ));
+        assert!(matches!(answered(&last_answer), Ok(3)));
+        assert_eq!(seqs(&pool), vec![1, 2]);
+        let mut conn = pool.get().expect("a connection");
+        let view = crate::ledger::view::all(&mut conn).expect("the view");
+        let jtis: Vec<String> = view.into_iter().map(|row| row.jti).collect();
+        assert_eq!(jtis, vec![format!("{:032x}", 1), format!("{:032x}", 3)]);
+    }
+
+    #[test]
+    fn events_that_fail_to_fold_mid_batch_fail_the_whole_batch() {
+        let (_dir, pool) = db::scratch_pool();
+        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
+        // Decided on a stale row of token 1 (as if another writer had moved it on): the
+        // fold's guarded delete finds no row, and its statement fails with nothing around it.
+        let (stale, stale_answer) = job::<u32>(Changes::OnlyItsEvents, |conn| {
+            let mut row = crate::ledger::view::find(conn, &format!("{:032x}", 1))?
+                .expect("token 1 is in the view");
+            row.last_seq = 0;
+            let expired = NewEvent::expired(row.token_ref(), at(700));
+            Ok(Decision::new(vec![expired], 2).decided_on(vec![row]))
+        });
+        let (never, never_answer) = job(Changes::OnlyItsEvents, issues(3));
+        batch(&pool, vec![first, stale, never]);
+        assert!(matches!(answered(&first_answer), Err(WorkError::Store(_))));
+        assert!(matches!(answered(&stale_answer), Err(WorkError::Store(_))));
+        assert!(
+            matches!(
+                never_answer.try_recv(),
+                Err(mpsc::TryRecvError::Disconnected)
+            ),
+            "the job after a failed one is left for the next batch"
+        );
+        assert_eq!(
+            seqs(&pool),
+            Vec::<i64>::new(),
+            "nothing of the batch commits"
+        );
     }
 }

@@ -33,7 +33,7 @@ pub use view::{TokenRow, TokenState};
 use prometheus::{IntCounter, IntCounterVec, Opts};
 
 use crate::db::{DbConn, DbPool, QueryCounter, StoreError};
-use group::{GroupCommit, WorkError};
+use group::{Changes, GroupCommit, WorkError};
 
 /// The write side of the ledger, and the revocation state its appends keep current.
 #[derive(Clone)]
@@ -139,7 +139,9 @@ impl Ledger {
     /// the view in that same transaction, commits, then shows them to the revocation state. A
     /// failure anywhere rolls back the events and the view together. `decide` runs on the
     /// ledger's writer thread (`group`), which shares the transaction and its commit among
-    /// concurrent writers, each in a savepoint of its own; this call blocks until the commit.
+    /// concurrent writers; this call blocks until the commit. `decide` only reads: its events
+    /// are its writes (a refusal leaves nothing to undo). Work that changes rows before it
+    /// decides goes through [`Ledger::write_changing`].
     pub fn write<T, E>(
         &self,
         decide: impl FnOnce(&mut DbConn) -> Result<Decision<T>, E> + Send + 'static,
@@ -148,9 +150,35 @@ impl Ledger {
         E: From<StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        self.run(Changes::OnlyItsEvents, decide)
+    }
+
+    /// As [`Ledger::write`], for `change` that writes rows of its own (a user's) before it
+    /// decides: it runs in a savepoint of its own, so its refusal undoes those writes and no
+    /// other writer's.
+    pub fn write_changing<T, E>(
+        &self,
+        change: impl FnOnce(&mut DbConn) -> Result<Decision<T>, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(Changes::BeforeDeciding, change)
+    }
+
+    fn run<T, E>(
+        &self,
+        changes: Changes,
+        work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
         let committed = self
             .group
-            .run(move |conn| decide(conn).map_err(WorkError::Decide));
+            .run(changes, move |conn| work(conn).map_err(WorkError::Decide));
         match committed {
             Ok(outcome) => Ok(outcome),
             Err(WorkError::Decide(err)) => Err(err),

@@ -146,7 +146,7 @@ pub fn set_password(
 ) -> Result<usize, UserError> {
     let password_hash = password::hash(password)?;
     let (keep_sid, actor) = (keep_sid.map(str::to_owned), actor.map(str::to_owned));
-    ledger.write(move |conn| {
+    ledger.write_changing(move |conn| {
         let user = users::existing(conn, &key)?;
         users::update_password_hash(conn, user.id, &password_hash)?;
         let outstanding = view::outstanding_of_user(conn, user.id)?;
@@ -169,7 +169,7 @@ pub fn set_active(
     actor: Option<&str>,
 ) -> Result<(User, usize), UserError> {
     let actor = actor.map(str::to_owned);
-    ledger.write(move |conn| {
+    ledger.write_changing(move |conn| {
         let user = users::existing(conn, &key)?;
         users::update_active(conn, user.id, active)?;
         let outstanding = if active {
