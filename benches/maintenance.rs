@@ -3,7 +3,9 @@
 //! verify`, `view check` and `view rebuild` with their peak RSS (`/usr/bin/time`), then
 //! `flush-expired` of all of them while wrk loads `GET /api/me/` on a server on the same
 //! database, against `/api/me/` alone in the same run; then `ledger verify` and `view check`
-//! again over the doubled ledger.
+//! again over the doubled ledger. On SQLite it also flushes two copies of the seeded file with
+//! nothing else running: one with `tokenledger flush-expired`, one with the same writes as
+//! plain SQL (`engine_flush`: the engine alone, no Rust in between), the flush's floor.
 //!
 //! Run: `cargo bench --bench maintenance [-- TOKENS]` (default 1,000,000; needs wrk and
 //! /usr/bin/time: `apt-get install -y wrk time`). `MAINT_BACKENDS` (default `sqlite,postgres`),
@@ -120,6 +122,62 @@ fn wrk_me(base: &str, access: &str, seconds: u64) -> (f64, f64) {
     (field("Requests/sec:").parse().unwrap_or(f64::NAN), p99)
 }
 
+/// The flush's writes with nothing but SQLite doing them, on the file at `path`: per batch of
+/// 1,000 ended tokens (in `expires_at` order, as the flush reads them) one write transaction
+/// that appends an `expired` event for each (a random hash in place of the chain's) and
+/// deletes their view rows, all in set-based statements. Returns (seconds, tokens).
+fn engine_flush(path: &std::path::Path) -> (f64, u64) {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = SqliteConnection::establish(&path.display().to_string()).expect("the copy");
+    conn.batch_execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         CREATE TEMP TABLE batch AS SELECT rowid AS r, * FROM token_view LIMIT 0;",
+    )
+    .expect("set up");
+    let started = Instant::now();
+    let mut total = 0u64;
+    loop {
+        conn.batch_execute(
+            "BEGIN IMMEDIATE; DELETE FROM temp.batch; \
+             INSERT INTO temp.batch SELECT rowid, * FROM token_view \
+               WHERE expires_at <= '9999-12-31 23:59:59' ORDER BY expires_at LIMIT 1000; \
+             INSERT INTO token_ledger (seq, at, event, jti, token_type, user_id, sid, parent_jti, \
+                                       reason, actor, expires_at, hash) \
+               SELECT (SELECT max(seq) FROM token_ledger) + row_number() OVER (ORDER BY r), \
+                      strftime('%Y-%m-%d %H:%M:%f', 'now'), 'expired', jti, token_type, user_id, \
+                      sid, NULL, NULL, NULL, expires_at, lower(hex(randomblob(32))) \
+               FROM temp.batch; \
+             DELETE FROM token_view WHERE rowid IN (SELECT r FROM temp.batch); \
+             COMMIT;",
+        )
+        .expect("a batch");
+        let batch = diesel::sql_query("SELECT count(*) AS n FROM temp.batch")
+            .get_result::<Count>(&mut conn)
+            .expect("the batch's size")
+            .n as u64;
+        total += batch;
+        if batch < 1000 {
+            return (started.elapsed().as_secs_f64(), total);
+        }
+    }
+}
+
+/// Copies an SQLite database (with its WAL) to `to`.
+fn copy_sqlite(from: &std::path::Path, to: &std::path::Path) {
+    for suffix in ["", "-wal"] {
+        let source = format!("{}{suffix}", from.display());
+        if std::path::Path::new(&source).exists() {
+            std::fs::copy(&source, format!("{}{suffix}", to.display())).expect("copied");
+        }
+    }
+}
+
 fn seed(url: &str, tokens: usize) -> f64 {
     let ledger = Ledger::open(db::connect(url).expect("the database")).expect("a ledger");
     let now = time::now();
@@ -189,6 +247,31 @@ fn main() {
         command("ledger verify", &["ledger", "verify"], &mut rows);
         command("view check", &["view", "check"], &mut rows);
         command("view rebuild", &["view", "rebuild"], &mut rows);
+        if backend == "sqlite" {
+            let file = scratch.path().join("maint.db");
+            let (ours, engine) = (
+                scratch.path().join("ours.db"),
+                scratch.path().join("engine.db"),
+            );
+            copy_sqlite(&file, &ours);
+            copy_sqlite(&file, &engine);
+            let (seconds, rss, said) =
+                cli(&format!("sqlite://{}", ours.display()), &["flush-expired"]);
+            let (floor, flushed) = engine_flush(&engine);
+            rows.push((
+                "sqlite: tokenledger flush-expired, alone (a copy)".into(),
+                format!("{seconds:.1} s, peak RSS {rss:.0} MiB"),
+                format!("{said} ({:.0} tokens/s)", tokens as f64 / seconds),
+            ));
+            rows.push((
+                "sqlite: the same writes as plain SQL, alone (a copy; the engine's floor)".into(),
+                format!("{floor:.1} s"),
+                format!(
+                    "{flushed}; tokenledger's flush takes {:.2}x of it",
+                    seconds / floor
+                ),
+            ));
+        }
 
         let server = Server::start(&url);
         let (_, access) = runtime.block_on(server.1.login());
