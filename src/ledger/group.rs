@@ -123,13 +123,7 @@ impl GroupCommit {
                 "a ledger write cannot be made from inside another".into(),
             )));
         }
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job {
-            work: Some(work),
-            changes,
-            outcome: None,
-            reply,
-        };
+        let (job, answer) = Job::new(changes, work);
         if self.jobs.send(Box::new(job)).is_err() {
             return Err(WorkError::Store(lost()));
         }
@@ -183,6 +177,20 @@ struct Job<F, T, E> {
     changes: Changes,
     outcome: Option<Outcome<T, E>>,
     reply: mpsc::SyncSender<Reply<T, E>>,
+}
+
+impl<F, T, E> Job<F, T, E> {
+    /// A job for the writer's queue, and where its answer will arrive.
+    fn new(changes: Changes, work: F) -> (Self, mpsc::Receiver<Reply<T, E>>) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job {
+            work: Some(work),
+            changes,
+            outcome: None,
+            reply,
+        };
+        (job, answer)
+    }
 }
 
 impl<F, T, E> Member for Job<F, T, E>
@@ -515,13 +523,7 @@ mod tests {
         changes: Changes,
         work: impl FnOnce(&mut DbConn) -> Result<Decision<T>, WorkError<&'static str>> + Send + 'static,
     ) -> (Box<dyn Member>, Answer<T>) {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job {
-            work: Some(work),
-            changes,
-            outcome: None,
-            reply,
-        };
+        let (job, answer) = Job::new(changes, work);
         (Box::new(job), answer)
     }
 
@@ -551,43 +553,46 @@ mod tests {
         move |_| Ok(Decision::new(vec![issued(n)], n))
     }
 
-    #[test]
-    fn a_refusal_after_reading_needs_no_savepoint_and_loses_nothing_of_the_others() {
-        let (_dir, pool) = db::scratch_pool();
+    /// Runs a batch of three jobs whose middle one `refuses` after whatever it does: the
+    /// jobs either side must commit as if it had not run.
+    fn refused_between_two(
+        pool: &DbPool,
+        changes: Changes,
+        refuses: impl FnOnce(&mut DbConn) -> Result<(), WorkError<&'static str>> + Send + 'static,
+    ) {
         let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
-        let (refused, refused_answer) = job::<u32>(Changes::OnlyItsEvents, |conn| {
-            crate::ledger::view::find(conn, &format!("{:032x}", 1))?;
+        let (refused, refused_answer) = job::<u32>(changes, |conn| {
+            refuses(conn)?;
             Err(WorkError::Decide("no"))
         });
         let (last, last_answer) = job(Changes::OnlyItsEvents, issues(3));
-        batch(&pool, vec![first, refused, last]);
+        batch(pool, vec![first, refused, last]);
         assert!(matches!(answered(&first_answer), Ok(1)));
         assert!(matches!(
             answered(&refused_answer),
             Err(WorkError::Decide("no"))
         ));
         assert!(matches!(answered(&last_answer), Ok(3)));
-        assert_eq!(seqs(&pool), vec![1, 2]);
+        assert_eq!(seqs(pool), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_refusal_after_reading_needs_no_savepoint_and_loses_nothing_of_the_others() {
+        let (_dir, pool) = db::scratch_pool();
+        refused_between_two(&pool, Changes::OnlyItsEvents, |conn| {
+            crate::ledger::view::find(conn, &format!("{:032x}", 1))?;
+            Ok(())
+        });
     }
 
     #[test]
     fn a_job_that_changes_rows_and_refuses_mid_batch_undoes_only_its_own_writes() {
         let (_dir, pool) = db::scratch_pool();
-        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
         // Its write: a view row staged by hand, as a user's row would be changed.
-        let (changing, changing_answer) = job::<u32>(Changes::BeforeDeciding, |conn| {
+        refused_between_two(&pool, Changes::BeforeDeciding, |conn| {
             stage(conn, &mut None, Decision::new(vec![issued(2)], ()))?;
-            Err(WorkError::Decide("no"))
+            Ok(())
         });
-        let (last, last_answer) = job(Changes::OnlyItsEvents, issues(3));
-        batch(&pool, vec![first, changing, last]);
-        assert!(matches!(answered(&first_answer), Ok(1)));
-        assert!(matches!(
-            answered(&changing_answer),
-            Err(WorkError::Decide("no"))
-        ));
-        assert!(matches!(answered(&last_answer), Ok(3)));
-        assert_eq!(seqs(&pool), vec![1, 2]);
         let mut conn = pool.get().expect("a connection");
         let view = crate::ledger::view::all(&mut conn).expect("the view");
         let jtis: Vec<String> = view.into_iter().map(|row| row.jti).collect();
