@@ -44,9 +44,26 @@ impl From<DieselError> for StoreError {
     }
 }
 
-/// Messages libpq and SQLite give when the server went away or the lock wait ran out.
+/// Messages SQLite, PostgreSQL and MariaDB give when a wait for a lock ran out.
+const LOCK_WAITS: [&str; 3] = [
+    "database is locked",
+    "canceling statement due to lock timeout",
+    "Lock wait timeout exceeded",
+];
+
+/// Whether `err` is a lock wait that ran out: the database is there, another writer held the
+/// lock too long, and another connection would wait just as long.
+pub fn is_lock_wait(err: &DieselError) -> bool {
+    matches!(err, DieselError::DatabaseError(_, info)
+        if LOCK_WAITS.iter().any(|wait| info.message().contains(wait)))
+}
+
+/// Messages libpq, MariaDB and SQLite give when the server went away or the lock wait ran out.
 fn is_outage(message: &str) -> bool {
-    const OUTAGES: [&str; 10] = [
+    if LOCK_WAITS.iter().any(|wait| message.contains(wait)) {
+        return true;
+    }
+    const OUTAGES: [&str; 9] = [
         "server closed the connection",
         "server has gone away",
         "Lost connection to",
@@ -55,7 +72,6 @@ fn is_outage(message: &str) -> bool {
         "no connection to the server",
         "terminating connection",
         "could not receive data",
-        "database is locked",
         "could not send data",
     ];
     OUTAGES.iter().any(|outage| message.contains(outage))
@@ -70,5 +86,39 @@ impl From<PoolError> for StoreError {
 impl From<diesel::ConnectionError> for StoreError {
     fn from(err: diesel::ConnectionError) -> Self {
         StoreError::Unavailable(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(message: &str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_lock_wait_that_ran_out_is_told_from_a_lost_connection_and_both_are_outages() {
+        for waited in [
+            "database is locked",
+            "canceling statement due to lock timeout",
+            "Lock wait timeout exceeded; try restarting transaction",
+        ] {
+            assert!(is_lock_wait(&database_error(waited)), "{waited}");
+            assert!(
+                matches!(
+                    StoreError::from(database_error(waited)),
+                    StoreError::Unavailable(_)
+                ),
+                "{waited}"
+            );
+        }
+        let lost = "server closed the connection unexpectedly";
+        assert!(!is_lock_wait(&database_error(lost)));
+        assert!(matches!(
+            StoreError::from(database_error(lost)),
+            StoreError::Unavailable(_)
+        ));
+        assert!(!is_lock_wait(&DieselError::NotFound));
     }
 }

@@ -24,7 +24,7 @@ use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::r2d2::{Pool, PooledConnection};
 
 pub use connection::{DbConn, Manager, prepare_postgres_client};
-pub use error::StoreError;
+pub use error::{StoreError, is_lock_wait};
 pub(crate) use insert_rows::insert_rows;
 pub use location::{DatabaseLocation, redact};
 pub use migrations::run_migrations;

@@ -288,12 +288,15 @@ impl WriterConnection {
 
     /// Begins a write transaction: the database's write lock is held from here to the commit.
     /// On the kept connection if it can, else (it broke while idle: the server restarted) on
-    /// one from the pool.
+    /// one from the pool. A wait for the lock that ran out is the answer as it is: another
+    /// connection would wait as long again.
     fn begin(&mut self) -> Result<PooledConn, StoreError> {
-        if let Some(mut conn) = self.kept.take()
-            && db::begin_write(&mut conn).is_ok()
-        {
-            return Ok(conn);
+        if let Some(mut conn) = self.kept.take() {
+            match db::begin_write(&mut conn) {
+                Ok(()) => return Ok(conn),
+                Err(err) if db::is_lock_wait(&err) => return Err(err.into()),
+                Err(_) => {}
+            }
         }
         let mut conn = self.pool.get()?;
         db::begin_write(&mut conn)?;
