@@ -67,7 +67,7 @@ impl std::io::Write for DigestWriter<'_> {
 pub fn head_seq(conn: &mut DbConn) -> Result<i64, StoreError> {
     let newest = token_ledger::table
         .select(max(token_ledger::seq))
-        .first::<Option<i64>>(conn)?;
+        .get_result::<Option<i64>>(conn)?;
     match newest {
         Some(seq) => Ok(seq),
         None => Ok(anchor(conn)?.0),
@@ -87,12 +87,20 @@ pub fn anchor(conn: &mut DbConn) -> Result<(i64, String), StoreError> {
         .unwrap_or((0, GENESIS.to_owned())))
 }
 
-/// The seq and hash the next appended event follows: one indexed read of the newest row.
+/// The seq and hash the next appended event follows: one indexed read of the newest row. Each
+/// write batch reads it, so it is the row whose seq is the greatest rather than the first of a
+/// descending order: without a `LIMIT` parameter, which SQLite re-prepares at every bind (see
+/// `view::find`).
 pub fn head(conn: &mut DbConn) -> Result<(i64, String), StoreError> {
+    let all = diesel::alias!(token_ledger as all_events);
     let newest = token_ledger::table
-        .order(token_ledger::seq.desc())
+        .filter(
+            token_ledger::seq
+                .nullable()
+                .eq(all.select(max(all.field(token_ledger::seq))).single_value()),
+        )
         .select((token_ledger::seq, token_ledger::hash))
-        .first::<(i64, String)>(conn)
+        .get_result::<(i64, String)>(conn)
         .optional()?;
     match newest {
         Some(head) => Ok(head),

@@ -60,11 +60,14 @@ pub struct NewUser<'a> {
     pub is_staff: bool,
 }
 
+// By a unique key, so without `.first()`: its `LIMIT` is a bound parameter, and SQLite
+// re-prepares a statement whose LIMIT parameter is bound again, on every run (see
+// `ledger::view::find`).
 pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<User>, StoreError> {
     Ok(users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -72,7 +75,7 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User
     Ok(users::table
         .filter(users::username.eq(username))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
