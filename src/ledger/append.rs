@@ -1,12 +1,14 @@
 //! Appending events, inside a write transaction: each gets the next `seq` and its link of the
 //! hash chain, computed in Rust from the ledger's tail; the fold runs over them in memory and
-//! writes each touched view row once; the events are inserted in multi-row statements.
+//! leaves each touched view row pending (`pending`) until the batch writes them all, and its
+//! events, in multi-row statements.
 
 use std::collections::HashMap;
 
 use super::chain;
 use super::event::{LedgerEvent, NewEvent};
 use super::fold::fold;
+use super::pending;
 use super::view::{self, TokenRow};
 use crate::db::schema::token_ledger;
 use crate::db::{DbConn, StoreError};
@@ -69,8 +71,8 @@ impl<T> Decision<T> {
 }
 
 /// Gives the events the seqs and hashes that follow `tail` (which moves past them), and folds
-/// them into the view. The events themselves are not written yet: a batch's events go into
-/// `token_ledger` together, in multi-row statements, just before its commit (`insert`).
+/// them into the view's rows, which stay pending. Neither is written yet: a batch's view rows
+/// and events go in together, in multi-row statements, just before its commit (`insert`).
 pub fn stage(
     conn: &mut DbConn,
     tail: &mut Tail,
@@ -91,10 +93,11 @@ pub fn stage(
     Ok(stored)
 }
 
-/// Writes staged events into `token_ledger`, in seq order and multi-row statements of fixed
-/// sizes (`db::insert_rows`), and
-/// tells the other instances (PostgreSQL's NOTIFY, delivered at commit).
+/// Writes the batch's pending view rows (`pending::settle`), then its staged events into
+/// `token_ledger`, in seq order and multi-row statements of fixed sizes (`db::insert_rows`),
+/// and tells the other instances (PostgreSQL's NOTIFY, delivered at commit).
 pub fn insert(conn: &mut DbConn, stored: &[LedgerEvent]) -> Result<(), StoreError> {
+    pending::settle(conn)?;
     crate::db::insert_rows!(conn, token_ledger::table, stored)?;
     if let Some(last) = stored.last() {
         crate::db::announce_append(conn, last.seq)?;
@@ -102,83 +105,66 @@ pub fn insert(conn: &mut DbConn, stored: &[LedgerEvent]) -> Result<(), StoreErro
     Ok(())
 }
 
-struct Touched {
-    before: Option<TokenRow>,
-    after: Option<TokenRow>,
-}
-
-/// Reads every touched token's row in batches (unless the writer read them all already),
-/// folds the events into them, then writes back: new rows in multi-row inserts (an import
-/// appends thousands at once), removed rows in multi-row deletes (a flush), changed rows one
-/// by one, each guarded by the `last_seq` it was read at.
+/// Folds the events into the rows they touch, as the batch has them: a row an earlier event
+/// of the batch touched from `pending`, any other from the rows the decision was made on (or,
+/// without them, read here). The rows stay pending (`pending`: written out in bulk before the
+/// batch's ledger insert) and every later read of the batch sees them.
 fn fold_into_view(
     conn: &mut DbConn,
     events: &[LedgerEvent],
     read: Option<Vec<TokenRow>>,
 ) -> Result<(), StoreError> {
     let mut order: Vec<&str> = Vec::new();
-    let mut touched: HashMap<&str, Touched> = HashMap::new();
+    // Each touched token's row: as the database holds it, and as folded so far.
+    let mut touched: HashMap<&str, (Option<TokenRow>, Option<TokenRow>)> = HashMap::new();
+    let mut unknown: Vec<&str> = Vec::new();
     for event in events {
         let jti = event.jti.as_str();
-        if !touched.contains_key(jti) {
-            order.push(jti);
-            touched.insert(
-                jti,
-                Touched {
-                    before: None,
-                    after: None,
-                },
-            );
+        if touched.contains_key(jti) || unknown.contains(&jti) {
+            continue;
+        }
+        order.push(jti);
+        match pending::get(jti) {
+            Some(now) => {
+                touched.insert(jti, (None, now));
+            }
+            None => unknown.push(jti),
         }
     }
-    let known = |row: TokenRow, touched: &mut HashMap<&str, Touched>| {
-        if let Some(entry) = touched.get_mut(row.jti.as_str()) {
-            entry.after = Some(row.clone());
-            entry.before = Some(row);
+    let stored = match read {
+        Some(read) => {
+            if cfg!(debug_assertions) {
+                let unread: Vec<&str> = unknown
+                    .iter()
+                    .copied()
+                    .filter(|jti| !read.iter().any(|row| row.jti == *jti))
+                    .collect();
+                let missed = view::find_many(conn, &unread)?;
+                assert!(
+                    missed.is_empty(),
+                    "a decision said it was made on every view row its events touch, but not on {:?}",
+                    missed.iter().map(|row| &row.jti).collect::<Vec<_>>()
+                );
+            }
+            read
         }
+        None => view::find_many(conn, &unknown)?,
     };
-    let complete = read.is_some();
-    for row in read.into_iter().flatten() {
-        known(row, &mut touched);
-    }
-    let unread: Vec<&str> = order
-        .iter()
-        .copied()
-        .filter(|jti| touched.get(jti).is_some_and(|entry| entry.before.is_none()))
-        .collect();
-    if !complete {
-        for row in view::find_many(conn, &unread)? {
-            known(row, &mut touched);
+    for row in stored {
+        if let Some(jti) = unknown.iter().find(|jti| **jti == row.jti) {
+            touched.insert(jti, (Some(row.clone()), Some(row)));
         }
-    } else if cfg!(debug_assertions) {
-        let missed = view::find_many(conn, &unread)?;
-        assert!(
-            missed.is_empty(),
-            "a decision said it was made on every view row its events touch, but not on {:?}",
-            missed.iter().map(|row| &row.jti).collect::<Vec<_>>()
-        );
     }
     for event in events {
-        if let Some(entry) = touched.get_mut(event.jti.as_str()) {
-            entry.after = fold(entry.after.take(), event);
-        }
+        let entry = touched.entry(event.jti.as_str()).or_insert((None, None));
+        entry.1 = fold(entry.1.take(), event);
     }
-    let mut inserted = Vec::new();
-    let mut removed = Vec::new();
     for jti in order {
-        let Some(Touched { before, after }) = touched.remove(jti) else {
-            continue;
-        };
-        match (before, after) {
-            (None, Some(row)) => inserted.push(row),
-            (Some(before), Some(row)) => view::replace(conn, &before, &row)?,
-            // A flush removes thousands at once: in multi-row deletes.
-            (Some(before), None) => removed.push((jti, before.last_seq)),
-            (None, None) => {}
+        if let Some((stored, now)) = touched.remove(jti) {
+            pending::record(jti, stored, now);
         }
     }
-    view::remove_many(conn, &removed)?;
-    view::insert_many(conn, &inserted)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -251,7 +237,9 @@ mod tests {
         );
         let mut tail = tail(conn).expect("the tail");
         let late = NewEvent::blacklisted(token(), Reason::Logout, at(2));
-        let refused = stage(conn, &mut tail, vec![late], Some(vec![stale]));
+        // Found when the batch writes its view rows out, before its events go in.
+        let refused = stage(conn, &mut tail, vec![late], Some(vec![stale]))
+            .and_then(|stored| insert(conn, &stored));
         assert!(matches!(refused, Err(StoreError::Conflict)));
     }
 

@@ -33,7 +33,9 @@ use diesel::Connection;
 
 use super::append::{self, Decision, Tail};
 use super::event::LedgerEvent;
-use crate::db::{self, DbConn, DbPool, PooledConn, StoreError};
+use super::pending;
+use super::writer_connection::WriterConnection;
+use crate::db::{self, DbConn, DbPool, StoreError};
 
 /// Jobs a batch takes at most; later ones form the next batch.
 const MAX_MEMBERS: usize = 64;
@@ -206,18 +208,26 @@ where
         let changes = self.changes;
         let ran = catch_unwind(AssertUnwindSafe(|| {
             if changes == Changes::BeforeDeciding && !bare {
-                // Its own changes and its events go, or are undone, together.
+                // The batch's pending view rows go in before the savepoint, which must not
+                // undo them; its own go in inside it: its changes, its view rows and its
+                // events go, or are undone, together.
+                pending::settle(conn)
+                    .map_err(|failed| (WorkError::Store(failed), Ran::LeftWrites))?;
                 conn.transaction(|conn| {
                     let decision = work(conn)?;
-                    stage(conn, tail, decision).map_err(WorkError::Store)
+                    stage(conn, tail, decision, true).map_err(WorkError::Store)
                 })
-                .map_err(|refused| (refused, Ran::Declined))
+                .map_err(|refused| {
+                    // Whatever it left pending is undone with its savepoint too.
+                    pending::discard();
+                    (refused, Ran::Declined)
+                })
             } else {
                 let decision = work(conn).map_err(|refused| match changes {
                     Changes::OnlyItsEvents => (refused, Ran::Declined),
                     Changes::BeforeDeciding => (refused, Ran::LeftWrites),
                 })?;
-                stage(conn, tail, decision)
+                stage(conn, tail, decision, false)
                     .map_err(|failed| (WorkError::Store(failed), Ran::LeftWrites))
             }
         }));
@@ -246,12 +256,13 @@ where
     }
 }
 
-/// A decision's events staged after `tail` (seqs, hash links, the fold into the view). `tail`
-/// moves only if that succeeds.
+/// A decision's events staged after `tail` (seqs, hash links, the fold into the view's pending
+/// rows, written out at once if `settled`). `tail` moves only if that succeeds.
 fn stage<T>(
     conn: &mut DbConn,
     tail: &mut Option<Tail>,
     decision: Decision<T>,
+    settled: bool,
 ) -> Result<(Vec<LedgerEvent>, T), StoreError> {
     let Decision {
         events,
@@ -266,49 +277,17 @@ fn stage<T>(
         None => append::tail(conn)?,
     };
     let staged = append::stage(conn, &mut moved, events, read)?;
+    if settled {
+        pending::settle(conn)?;
+    }
     *tail = Some(moved);
     Ok((staged, answer))
 }
 
-/// The writer's connection. It keeps the one its last batch committed on: a pooled
-/// connection to a database server is pinged at every checkout (PostgreSQL: a round trip per
-/// batch, while the next batch waits), and an SQLite connection keeps its page cache. A batch
-/// that fails gives its connection back (the pool drops a broken one) and the next takes a
-/// fresh one. Not kept when the pool has a single connection (an in-memory SQLite database):
-/// the readers need it between batches.
-struct WriterConnection {
-    pool: DbPool,
-    kept: Option<PooledConn>,
-}
-
-impl WriterConnection {
-    fn new(pool: DbPool) -> Self {
-        Self { pool, kept: None }
-    }
-
-    /// Begins a write transaction: the database's write lock is held from here to the commit.
-    /// On the kept connection if it can, else (it broke while idle: the server restarted) on
-    /// one from the pool. A wait for the lock that ran out is the answer as it is: another
-    /// connection would wait as long again.
-    fn begin(&mut self) -> Result<PooledConn, StoreError> {
-        if let Some(mut conn) = self.kept.take() {
-            match db::begin_write(&mut conn) {
-                Ok(()) => return Ok(conn),
-                Err(err) if db::is_lock_wait(&err) => return Err(err.into()),
-                Err(_) => {}
-            }
-        }
-        let mut conn = self.pool.get()?;
-        db::begin_write(&mut conn)?;
-        Ok(conn)
-    }
-
-    /// Takes back a connection whose batch ended cleanly (committed, or rolled back as a whole).
-    fn keep(&mut self, conn: PooledConn) {
-        if self.pool.max_size() > 1 {
-            self.kept = Some(conn);
-        }
-    }
+/// Rolls the batch's transaction back, and with it the view rows it had not written yet.
+fn roll_back(conn: &mut DbConn) {
+    pending::discard();
+    db::rollback_write(conn);
 }
 
 /// One batch: `first` and whatever waits or arrives while it runs, one commit, then answers.
@@ -330,6 +309,8 @@ fn run_batch(
             return;
         }
     };
+    // Nothing of an earlier batch may linger (a panic outside its jobs ends it unsettled).
+    pending::discard();
     let mut ran: Vec<Box<dyn Member>> = Vec::new();
     let mut stored: Vec<LedgerEvent> = Vec::new();
     let mut tail = None;
@@ -348,7 +329,7 @@ fn run_batch(
                 // Nothing before it to lose: its partial writes go with the transaction,
                 // which begins again (and the tail is read again: another instance may write
                 // in between).
-                db::rollback_write(&mut conn);
+                roll_back(&mut conn);
                 tail = None;
                 if let Err(err) = db::begin_write(&mut conn) {
                     failed = Some(err.to_string());
@@ -368,13 +349,13 @@ fn run_batch(
 
     let committed = match failed {
         Some(reason) => {
-            db::rollback_write(&mut conn);
+            roll_back(&mut conn);
             Err(reason)
         }
         None => append::insert(&mut conn, &stored)
             .and_then(|()| db::commit_write(&mut conn).map_err(StoreError::from))
             .map_err(|err| {
-                db::rollback_write(&mut conn);
+                roll_back(&mut conn);
                 err.to_string()
             }),
     };
@@ -464,7 +445,7 @@ mod tests {
         let group = group(&pool);
         // Alone, so bare: it writes, then refuses; its write goes with the rollback.
         let refused = group.run::<(), &str, _>(Changes::BeforeDeciding, |conn| {
-            stage(conn, &mut None, Decision::new(vec![issued(1)], ()))?;
+            stage(conn, &mut None, Decision::new(vec![issued(1)], ()), false)?;
             Err(WorkError::Decide("no"))
         });
         assert!(matches!(refused, Err(WorkError::Decide("no"))));
@@ -591,9 +572,9 @@ mod tests {
     #[test]
     fn a_job_that_changes_rows_and_refuses_mid_batch_undoes_only_its_own_writes() {
         let (_dir, pool) = db::scratch_pool();
-        // Its write: a view row staged by hand, as a user's row would be changed.
+        // Its write: a view row staged and written by hand, as a user's row would be changed.
         refused_between_two(&pool, Changes::BeforeDeciding, |conn| {
-            stage(conn, &mut None, Decision::new(vec![issued(2)], ()))?;
+            stage(conn, &mut None, Decision::new(vec![issued(2)], ()), true)?;
             Ok(())
         });
         let mut conn = pool.get().expect("a connection");
@@ -602,34 +583,78 @@ mod tests {
         assert_eq!(jtis, vec![format!("{:032x}", 1), format!("{:032x}", 3)]);
     }
 
-    #[test]
-    fn events_that_fail_to_fold_mid_batch_fail_the_whole_batch() {
-        let (_dir, pool) = db::scratch_pool();
-        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
-        // Decided on a stale row of token 1 (as if another writer had moved it on): the
-        // fold's guarded delete finds no row, and its statement fails with nothing around it.
-        let (stale, stale_answer) = job::<u32>(Changes::OnlyItsEvents, |conn| {
+    /// A job decided on a stale row of token 1 (as if another writer had moved it on): the
+    /// guarded delete that writes its fold out finds no row.
+    fn stale_expiry() -> Box<dyn Member> {
+        job::<u32>(Changes::OnlyItsEvents, |conn| {
             let mut row = crate::ledger::view::find(conn, &format!("{:032x}", 1))?
                 .expect("token 1 is in the view");
             row.last_seq = 0;
             let expired = NewEvent::expired(row.token_ref(), at(700));
             Ok(Decision::new(vec![expired], 2).decided_on(vec![row]))
+        })
+        .0
+    }
+
+    /// Token 1, committed in a batch of its own.
+    fn committed_token_1(pool: &DbPool) {
+        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
+        batch(pool, vec![first]);
+        assert!(matches!(answered(&first_answer), Ok(1)));
+    }
+
+    #[test]
+    fn view_rows_that_fail_to_write_fail_the_whole_batch() {
+        let (_dir, pool) = db::scratch_pool();
+        committed_token_1(&pool);
+        let (second, second_answer) = job(Changes::OnlyItsEvents, issues(2));
+        let (last, last_answer) = job(Changes::OnlyItsEvents, issues(3));
+        batch(&pool, vec![second, stale_expiry(), last]);
+        assert!(matches!(answered(&second_answer), Err(WorkError::Store(_))));
+        assert!(matches!(answered(&last_answer), Err(WorkError::Store(_))));
+        assert_eq!(seqs(&pool), vec![1], "nothing of the batch commits");
+    }
+
+    #[test]
+    fn a_write_out_that_fails_mid_batch_fails_the_batch_whatever_the_reader_does_with_it() {
+        let (_dir, pool) = db::scratch_pool();
+        committed_token_1(&pool);
+        let (second, second_answer) = job(Changes::OnlyItsEvents, issues(2));
+        // A read by session writes the batch's rows out first, and that fails; the reader
+        // treats the error as a refusal of its own, but the batch cannot commit half a write.
+        let (reader, reader_answer) = job::<u32>(Changes::OnlyItsEvents, |conn| {
+            crate::ledger::view::outstanding_of_session(conn, "any")?;
+            Ok(Decision::nothing(0))
         });
-        let (never, never_answer) = job(Changes::OnlyItsEvents, issues(3));
-        batch(&pool, vec![first, stale, never]);
-        assert!(matches!(answered(&first_answer), Err(WorkError::Store(_))));
-        assert!(matches!(answered(&stale_answer), Err(WorkError::Store(_))));
+        batch(&pool, vec![second, stale_expiry(), reader]);
+        assert!(matches!(answered(&second_answer), Err(WorkError::Store(_))));
+        assert!(matches!(answered(&reader_answer), Err(WorkError::Store(_))));
+        assert_eq!(seqs(&pool), vec![1], "nothing of the batch commits");
+        // And the writer's next batch starts clean.
+        let (again, again_answer) = job(Changes::OnlyItsEvents, issues(2));
+        batch(&pool, vec![again]);
+        assert!(matches!(answered(&again_answer), Ok(2)));
+        assert_eq!(seqs(&pool), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_later_job_reads_what_an_earlier_one_of_its_batch_left_pending() {
+        let (_dir, pool) = db::scratch_pool();
+        let (first, first_answer) = job(Changes::OnlyItsEvents, issues(1));
+        let (reader, reader_answer) = job::<u32>(Changes::OnlyItsEvents, |conn| {
+            let jti = format!("{:032x}", 1);
+            let by_jti = crate::ledger::view::find(conn, &jti)?.is_some();
+            let by_session =
+                crate::ledger::view::outstanding_of_session(conn, "s".repeat(32).as_str())?;
+            Ok(Decision::nothing(
+                u32::from(by_jti) + by_session.len() as u32 * 10,
+            ))
+        });
+        batch(&pool, vec![first, reader]);
+        assert!(matches!(answered(&first_answer), Ok(1)));
         assert!(
-            matches!(
-                never_answer.try_recv(),
-                Err(mpsc::TryRecvError::Disconnected)
-            ),
-            "the job after a failed one is left for the next batch"
-        );
-        assert_eq!(
-            seqs(&pool),
-            Vec::<i64>::new(),
-            "nothing of the batch commits"
+            matches!(answered(&reader_answer), Ok(11)),
+            "seen by jti and by session"
         );
     }
 }

@@ -1,6 +1,8 @@
 //! The ledger: the events (`event`), the pure fold (`fold`), the append that chains and folds
 //! a batch into the view in the same transaction (`append`), group commit (`group`: concurrent
-//! writers share one transaction), the view's rows (`view`), reads in seq order (`log`), the
+//! writers share one transaction, on one writer thread and its `writer_connection`), the view
+//! rows a batch has folded and not yet written (`pending`), the view's rows (`view`), reads in
+//! seq order (`log`), the
 //! hash chain (`chain`), replay for rebuild/check (`replay`), audit reads (`query`), the
 //! revocation feed (`feed`), expiry (`flush`), export and compaction (`retention`), the
 //! in-memory revocations (`revocations`) with the follower that brings in other instances'
@@ -16,12 +18,14 @@ pub mod fold;
 pub mod follower;
 pub mod group;
 pub mod log;
+mod pending;
 pub mod query;
 pub mod replay;
 pub mod retention;
 pub mod revocations;
 pub(crate) mod text_enum;
 pub mod view;
+mod writer_connection;
 
 use std::sync::Arc;
 

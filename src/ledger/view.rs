@@ -1,11 +1,14 @@
 //! The materialised view: one row per token not yet flushed, folded from the ledger.
 //! Only [`super::fold`] decides what a row becomes; this file reads rows and writes them back.
+//! On the ledger's writer, every read sees the rows its batch has folded and not yet written
+//! (`pending`): a read by jti answers from them, any other writes them out first.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::event::{Reason, TokenRef, TokenType};
+use super::pending;
 use super::text_enum::text_enum;
 use crate::db::schema::token_view;
 use crate::db::{DbConn, StoreError};
@@ -62,7 +65,12 @@ impl TokenRow {
 /// `LIMIT 1` as a parameter, and SQLite (3.4x, its planner reading the bound LIMIT) marks such
 /// a statement expired whenever the parameter is bound again, so the cached statement was
 /// parsed and planned anew on every run: a third of a logout's statements' time.
+///
+/// On the writer, a row its batch touched is answered as the batch left it (`pending`).
 pub fn find(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRow>, StoreError> {
+    if let Some(row) = pending::get(jti) {
+        return Ok(row);
+    }
     Ok(token_view::table
         .find(jti)
         .select(TokenRow::as_select())
@@ -70,11 +78,25 @@ pub fn find(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRow>, StoreError
         .optional()?)
 }
 
-/// The rows of these tokens (those in the view), in no particular order.
+/// Whether this thread's write batch has touched `jti`'s row and not yet written it: then only
+/// [`find`] reads it as it now is.
+pub fn touched_by_this_batch(jti: &str) -> bool {
+    pending::get(jti).is_some()
+}
+
+/// The rows of these tokens (those in the view), in no particular order; on the writer, those
+/// its batch touched as the batch left them (`pending`).
 pub fn find_many(conn: &mut DbConn, jtis: &[&str]) -> Result<Vec<TokenRow>, StoreError> {
     let mut rows = Vec::with_capacity(jtis.len());
+    let mut stored = Vec::with_capacity(jtis.len());
+    for jti in jtis {
+        match pending::get(jti) {
+            Some(row) => rows.extend(row),
+            None => stored.push(*jti),
+        }
+    }
     // Bounded batches keep each statement under SQLite's bound-parameter limit.
-    for chunk in jtis.chunks(500) {
+    for chunk in stored.chunks(500) {
         let chunk: Vec<String> = chunk.iter().map(|jti| (*jti).to_owned()).collect();
         rows.extend(
             token_view::table
@@ -87,6 +109,7 @@ pub fn find_many(conn: &mut DbConn, jtis: &[&str]) -> Result<Vec<TokenRow>, Stor
 }
 
 pub fn outstanding_of_session(conn: &mut DbConn, sid: &str) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .filter(token_view::sid.eq(sid))
         .filter(token_view::state.eq(TokenState::Outstanding))
@@ -96,6 +119,7 @@ pub fn outstanding_of_session(conn: &mut DbConn, sid: &str) -> Result<Vec<TokenR
 }
 
 pub fn outstanding_of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .filter(token_view::user_id.eq(user_id))
         .filter(token_view::state.eq(TokenState::Outstanding))
@@ -106,6 +130,7 @@ pub fn outstanding_of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenR
 
 /// Every token of a user still in the view, oldest first (for the session list).
 pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .filter(token_view::user_id.eq(user_id))
         .order(token_view::last_seq)
@@ -117,6 +142,7 @@ pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Vec<TokenRow>, StoreEr
 /// are of its session, so they are found through the session's index (the view keeps no index
 /// of parents: it would cost every write for this one rare read).
 pub fn children(conn: &mut DbConn, parent: &TokenRow) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .filter(token_view::sid.eq(&parent.sid))
         .filter(token_view::parent_jti.eq(&parent.jti))
@@ -133,6 +159,7 @@ pub fn ended_before(
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .filter(token_view::expires_at.le(now))
         .order(token_view::expires_at)
@@ -143,6 +170,7 @@ pub fn ended_before(
 
 /// How many tokens ended at or before `now` (what a flush will expire).
 pub fn count_ended_before(conn: &mut DbConn, now: NaiveDateTime) -> Result<u64, StoreError> {
+    pending::settle(conn)?;
     let count: i64 = token_view::table
         .filter(token_view::expires_at.le(now))
         .count()
@@ -152,6 +180,7 @@ pub fn count_ended_before(conn: &mut DbConn, now: NaiveDateTime) -> Result<u64, 
 
 /// Blacklisted tokens of every type: what the in-memory revocation set starts from.
 pub fn blacklisted_jtis(conn: &mut DbConn) -> Result<Vec<(String, TokenType)>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .filter(token_view::state.eq(TokenState::Blacklisted))
         .select((token_view::jti, token_view::token_type))
@@ -160,6 +189,7 @@ pub fn blacklisted_jtis(conn: &mut DbConn) -> Result<Vec<(String, TokenType)>, S
 
 /// How many tokens the view holds, by state (for `/metrics`).
 pub fn size_by_state(conn: &mut DbConn) -> Result<Vec<(TokenState, i64)>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .group_by(token_view::state)
         .select((token_view::state, diesel::dsl::count_star()))
@@ -168,6 +198,7 @@ pub fn size_by_state(conn: &mut DbConn) -> Result<Vec<(TokenState, i64)>, StoreE
 
 /// Every row, in jti order.
 pub fn all(conn: &mut DbConn) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     Ok(token_view::table
         .order(token_view::jti)
         .select(TokenRow::as_select())
@@ -180,6 +211,7 @@ pub fn page_by_jti(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<TokenRow>, StoreError> {
+    pending::settle(conn)?;
     let rows = token_view::table
         .order(token_view::jti)
         .limit(limit)
@@ -192,6 +224,7 @@ pub fn page_by_jti(
 
 /// How many rows the view holds.
 pub fn count(conn: &mut DbConn) -> Result<u64, StoreError> {
+    pending::settle(conn)?;
     let count: i64 = token_view::table.count().get_result(conn)?;
     Ok(count as u64)
 }
@@ -231,6 +264,77 @@ pub(super) fn replace(
             .execute(conn)?
     };
     if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+/// [`replace`] for many rows: on PostgreSQL one statement for them all (each statement under
+/// the write lock is a round trip there), elsewhere one cached UPDATE each. `changed` pairs
+/// each row as it was read with the row it becomes.
+pub(super) fn replace_many(
+    conn: &mut DbConn,
+    changed: &[(TokenRow, TokenRow)],
+) -> Result<(), StoreError> {
+    match conn {
+        DbConn::Postgres(pg) if changed.len() > 1 => replace_many_on_postgres(pg, changed),
+        _ => changed
+            .iter()
+            .try_for_each(|(before, after)| replace(conn, before, after)),
+    }
+}
+
+/// One UPDATE joined to the rows' new values, passed as arrays (so its text is the same for
+/// any number of rows); each row guarded by its `last_seq` as `replace` guards one.
+fn replace_many_on_postgres(
+    pg: &mut diesel::PgConnection,
+    changed: &[(TokenRow, TokenRow)],
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+    const SQL: &str = "UPDATE token_view AS v SET state = n.state, \
+        blacklisted_at = n.blacklisted_at, reason = n.reason, rotated_at = n.rotated_at, \
+        last_seq = n.last_seq \
+        FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamp[], $5::text[], \
+        $6::timestamp[], $7::bigint[]) \
+        AS n(jti, read_seq, state, blacklisted_at, reason, rotated_at, last_seq) \
+        WHERE v.jti = n.jti AND v.last_seq = n.read_seq";
+    let (before, after): (Vec<&TokenRow>, Vec<&TokenRow>) = changed
+        .iter()
+        .map(|(before, after)| (before, after))
+        .unzip();
+    let updated = diesel::sql_query(SQL)
+        .bind::<Array<Text>, _>(
+            before
+                .iter()
+                .map(|row| row.jti.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(before.iter().map(|row| row.last_seq).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            after
+                .iter()
+                .map(|row| row.state.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamp>>, _>(
+            after
+                .iter()
+                .map(|row| row.blacklisted_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            after
+                .iter()
+                .map(|row| row.reason.map(Reason::as_str))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamp>>, _>(
+            after.iter().map(|row| row.rotated_at).collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(after.iter().map(|row| row.last_seq).collect::<Vec<_>>())
+        .execute(pg)?;
+    if updated == changed.len() {
         Ok(())
     } else {
         Err(StoreError::Conflict)
