@@ -1,5 +1,5 @@
-//! Refresh and sliding renewal: load the presented token's facts, let the rule decide, sign
-//! after the commit.
+//! Refresh and sliding renewal: load the presented token's facts (its row and its user in one
+//! statement), let the rule decide, sign after the commit.
 
 use super::claims::Verified;
 use super::decide::known::{self, Known};
@@ -20,7 +20,8 @@ impl TokenService {
         let wants_user = !self.policy().user_claims.is_empty();
         let fresh = Fresh::random();
         let claims = self.write(move |ctx, conn| {
-            let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
+            let (user, row) = users::find_with_token(conn, user_id, &presented.jti)?;
+            let known = known::known(ctx, row, &presented, user_id, fresh.sid.clone());
             let row = &known.row;
             let facts = match refresh::case(ctx, row) {
                 RefreshCase::Replay => RefreshFacts::Replay {
@@ -31,9 +32,7 @@ impl TokenService {
                     session: view::outstanding_of_session(conn, &row.sid)?,
                 },
                 RefreshCase::Refused => RefreshFacts::Refused,
-                RefreshCase::Refresh => RefreshFacts::Refresh {
-                    user: users::find(conn, user_id)?,
-                },
+                RefreshCase::Refresh => RefreshFacts::Refresh { user },
             };
             Ok::<_, AuthError>(refresh::refresh(ctx, known, facts, fresh))
         })??;
@@ -53,8 +52,9 @@ impl TokenService {
         let wants_user = !self.policy().user_claims.is_empty();
         let fresh = Fresh::random();
         let claims = self.write(move |ctx, conn| {
-            let known = load_known(conn, ctx, &presented, user_id, &fresh)?;
-            let user = user_if(conn, wants_user && !known.row.is_blacklisted(), user_id)?;
+            let (user, row) = users::find_with_token(conn, user_id, &presented.jti)?;
+            let known = known::known(ctx, row, &presented, user_id, fresh.sid.clone());
+            let user = user.filter(|_| wants_user && !known.row.is_blacklisted());
             Ok::<_, AuthError>(refresh::renew_sliding(
                 ctx,
                 known,

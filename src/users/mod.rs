@@ -12,8 +12,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::users;
+use crate::db::schema::{token_view, users};
 use crate::db::{DbConn, DbPool, StoreError};
+use crate::ledger::{TokenRow, view};
 use crate::time;
 
 pub use directory::{Principal, UserDirectory};
@@ -69,6 +70,31 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<User>, StoreError> {
         .select(User::as_select())
         .get_result(conn)
         .optional()?)
+}
+
+/// The user `id` and the view's row of token `jti` (`None`s where there is none), in one
+/// statement where it can: a refresh needs both under the write lock, and on PostgreSQL each
+/// statement there is a round trip that every writer of every instance waits for. A row the
+/// writer's batch has touched is read as the batch left it (`view::find`).
+pub fn find_with_token(
+    conn: &mut DbConn,
+    id: i64,
+    jti: &str,
+) -> Result<(Option<User>, Option<TokenRow>), StoreError> {
+    if view::touched_by_this_batch(jti) {
+        return Ok((find(conn, id)?, view::find(conn, jti)?));
+    }
+    let joined = token_view::table
+        .find(jti)
+        .left_join(users::table.on(users::id.eq(id)))
+        .select((TokenRow::as_select(), Option::<User>::as_select()))
+        .get_result::<(TokenRow, Option<User>)>(conn)
+        .optional()?;
+    match joined {
+        Some((row, user)) => Ok((user, Some(row))),
+        // No such token (one to adopt): the user alone.
+        None => Ok((find(conn, id)?, None)),
+    }
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User>, StoreError> {
