@@ -178,3 +178,58 @@ async fn concurrent_writers_with_mixed_outcomes_each_get_their_own_answer() {
     let verified = app.cli(&["ledger", "verify"], None);
     assert!(verified.status.success(), "{verified:?}");
 }
+
+/// The value of one counter on `/metrics`.
+async fn counter(app: &crate::helpers::TestApp, name: &str) -> f64 {
+    metrics(app)
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} on /metrics"))
+}
+
+/// A batch keeps its view rows pending and writes them at its commit (changed rows in one
+/// statement on PostgreSQL). Sixteen chains refreshed at once, three times over, with a
+/// logout in each round (a read by session, which writes the pending rows out mid-batch):
+/// every chain's new token works and every spent one is refused, and the view matches a
+/// replay of the ledger.
+#[actix_web::test]
+async fn chains_refreshed_together_share_batches_and_lose_no_row() {
+    let app = spawn_app().await;
+    app.create_user(ALICE.0, ALICE.1);
+    let mut chains = Vec::new();
+    for _ in 0..16 {
+        chains.push(app.login(ALICE.0, ALICE.1).await.0);
+    }
+    let commits_before = counter(&app, "tokenledger_ledger_commits_total").await;
+    let mut spent = Vec::new();
+    let mut logged_out = Vec::new();
+    for _ in 0..3 {
+        let (victim, _) = app.login(ALICE.0, ALICE.1).await;
+        let logout = app.post_json(
+            "/api/token/blacklist/",
+            serde_json::json!({ "refresh": victim }),
+        );
+        let (answers, logout) =
+            tokio::join!(join_all(chains.iter().map(|t| app.refresh(t))), logout);
+        assert_eq!(logout.status(), 200);
+        logged_out.push(victim);
+        let mut next = Vec::new();
+        for answer in answers {
+            assert_eq!(answer.status(), 200);
+            next.push(body(answer).await["refresh"].as_str().unwrap().to_owned());
+        }
+        spent.extend(std::mem::replace(&mut chains, next));
+    }
+    let commits = counter(&app, "tokenledger_ledger_commits_total").await - commits_before;
+    // 3 x (16 refreshes + a login + a logout): fewer commits means jobs shared batches.
+    assert!(commits < 54.0, "{commits} commits: no batch held two jobs");
+    // The live ones first: presenting a spent one is reuse, which revokes its session.
+    for token in &chains {
+        assert_eq!(app.refresh(token).await.status(), 200);
+    }
+    for token in spent.iter().chain(&logged_out) {
+        assert_answer(app.refresh(token).await, 401, BLACKLISTED).await;
+    }
+    app.assert_view_matches_ledger();
+}
