@@ -29,9 +29,10 @@ thread_local! {
 
 #[derive(Default)]
 struct Pending {
-    /// The touched jtis, in the order the batch first touched them.
-    order: Vec<String>,
-    rows: HashMap<String, Touched>,
+    /// The touched tokens, in the order the batch first touched them.
+    rows: Vec<Touched>,
+    /// Where each touched jti's entry is in `rows`.
+    index: HashMap<String, usize>,
     /// Why a write-out failed part-way, if one did: the batch cannot commit.
     broken: Option<String>,
 }
@@ -46,38 +47,40 @@ struct Touched {
 /// What the batch has made of `jti`'s row: `None` if it has not touched it (the database's
 /// row stands), `Some(None)` if it removed it.
 pub(super) fn get(jti: &str) -> Option<Option<TokenRow>> {
-    PENDING.with_borrow(|pending| pending.rows.get(jti).map(|touched| touched.now.clone()))
+    PENDING.with_borrow(|pending| {
+        let at = *pending.index.get(jti)?;
+        Some(pending.rows[at].now.clone())
+    })
 }
 
 /// Records `jti`'s row as `now`. `stored` is the row the database holds, which the write-out
 /// guards against (it must still be there, unchanged); it is kept from the first touch.
 pub(super) fn record(jti: &str, stored: Option<TokenRow>, now: Option<TokenRow>) {
-    PENDING.with_borrow_mut(|pending| match pending.rows.get_mut(jti) {
-        Some(touched) => touched.now = now,
+    PENDING.with_borrow_mut(|pending| match pending.index.get(jti) {
+        Some(&at) => pending.rows[at].now = now,
         None => {
-            pending.order.push(jti.to_owned());
-            pending.rows.insert(jti.to_owned(), Touched { stored, now });
+            pending.index.insert(jti.to_owned(), pending.rows.len());
+            pending.rows.push(Touched { stored, now });
         }
     });
 }
 
 /// Writes every pending row to the view (in this thread's transaction) and forgets them.
 pub fn settle(conn: &mut DbConn) -> Result<(), StoreError> {
-    let Pending {
-        order,
-        mut rows,
-        broken,
-    } = PENDING.take();
+    let (rows, broken) = PENDING.with_borrow_mut(|pending| {
+        // Cleared, not dropped: the index keeps its capacity for the next batch.
+        pending.index.clear();
+        (std::mem::take(&mut pending.rows), pending.broken.take())
+    });
     if let Some(reason) = broken {
         // Stays broken until the batch rolls back.
         PENDING.with_borrow_mut(|pending| pending.broken = Some(reason.clone()));
         return Err(StoreError::Unavailable(reason));
     }
-    if order.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
-    let touched = order.into_iter().filter_map(|jti| rows.remove(&jti));
-    let written = write_out(conn, touched);
+    let written = write_out(conn, rows);
     if let Err(err) = &written {
         PENDING.with_borrow_mut(|pending| {
             pending.broken = Some(format!("writing the batch's view rows failed: {err}"));
@@ -88,13 +91,17 @@ pub fn settle(conn: &mut DbConn) -> Result<(), StoreError> {
 
 /// Forgets the pending rows (their transaction is rolled back), and that a write-out failed.
 pub fn discard() {
-    PENDING.take();
+    PENDING.with_borrow_mut(|pending| {
+        pending.index.clear();
+        pending.rows.clear();
+        pending.broken = None;
+    });
 }
 
 /// New rows in multi-row inserts, removed rows in multi-row deletes, changed rows in one
 /// statement on PostgreSQL (`view::replace_many`); each guarded by the `last_seq` it was read
 /// at.
-fn write_out(conn: &mut DbConn, touched: impl Iterator<Item = Touched>) -> Result<(), StoreError> {
+fn write_out(conn: &mut DbConn, touched: Vec<Touched>) -> Result<(), StoreError> {
     let mut inserted = Vec::new();
     let mut changed = Vec::new();
     let mut removed = Vec::new();
