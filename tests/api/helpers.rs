@@ -362,12 +362,17 @@ pub async fn metrics(app: &TestApp) -> String {
         .expect("text")
 }
 
-/// The server's count of the database queries it ran for requests (`/metrics`).
-pub async fn db_queries(app: &TestApp) -> i64 {
+/// The value of one unlabelled counter on `/metrics`.
+pub async fn counter(app: &TestApp, name: &str) -> i64 {
+    let prefix = format!("{name} ");
     metrics(app)
         .await
         .lines()
-        .find_map(|line| line.strip_prefix("tokenledger_db_queries_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .expect("the query counter")
+        .find_map(|line| line.strip_prefix(prefix.as_str())?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} on /metrics"))
+}
+
+/// The server's count of the database queries it ran for requests (`/metrics`).
+pub async fn db_queries(app: &TestApp) -> i64 {
+    counter(app, "tokenledger_db_queries_total").await
 }

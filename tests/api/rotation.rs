@@ -179,15 +179,6 @@ async fn concurrent_writers_with_mixed_outcomes_each_get_their_own_answer() {
     assert!(verified.status.success(), "{verified:?}");
 }
 
-/// The value of one counter on `/metrics`.
-async fn counter(app: &crate::helpers::TestApp, name: &str) -> f64 {
-    metrics(app)
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} on /metrics"))
-}
-
 /// A batch keeps its view rows pending and writes them at its commit (changed rows in one
 /// statement on PostgreSQL). Sixteen chains refreshed at once, three times over, with a
 /// logout in each round (a read by session, which writes the pending rows out mid-batch):
@@ -223,7 +214,7 @@ async fn chains_refreshed_together_share_batches_and_lose_no_row() {
     }
     let commits = counter(&app, "tokenledger_ledger_commits_total").await - commits_before;
     // 3 x (16 refreshes + a login + a logout): fewer commits means jobs shared batches.
-    assert!(commits < 54.0, "{commits} commits: no batch held two jobs");
+    assert!(commits < 54, "{commits} commits: no batch held two jobs");
     // The live ones first: presenting a spent one is reuse, which revokes its session.
     for token in &chains {
         assert_eq!(app.refresh(token).await.status(), 200);
