@@ -1,9 +1,9 @@
 //! The ledger: the events (`event`), the pure fold (`fold`), the append that chains and folds
 //! a batch into the view in the same transaction (`append`), group commit (`group`: concurrent
 //! writers share one transaction, on one writer thread and its `writer_connection`), the view
-//! rows a batch has folded and not yet written (`pending`), the view's rows (`view`), reads in
-//! seq order (`log`), the
-//! hash chain (`chain`), replay for rebuild/check (`replay`), audit reads (`query`), the
+//! rows a batch has folded and not yet written (`pending`), the view: what a row is
+//! (`token_row`), its reads (`view`) and its writes (`view_write`), reads in seq order (`log`),
+//! the hash chain (`chain`), replay for rebuild/check (`replay`), audit reads (`query`), the
 //! revocation feed (`feed`), expiry (`flush`), export and compaction (`retention`), the
 //! in-memory revocations (`revocations`) with the follower that brings in other instances'
 //! events (`follower`), and enums stored as TEXT (`text_enum`).
@@ -24,7 +24,9 @@ pub mod replay;
 pub mod retention;
 pub mod revocations;
 pub(crate) mod text_enum;
+mod token_row;
 pub mod view;
+mod view_write;
 mod writer_connection;
 
 use std::sync::Arc;

@@ -20,7 +20,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::view::{self, TokenRow};
+use super::token_row::TokenRow;
+use super::view_write;
 use crate::db::{DbConn, StoreError};
 
 thread_local! {
@@ -99,7 +100,7 @@ pub fn discard() {
 }
 
 /// New rows in multi-row inserts, removed rows in multi-row deletes, changed rows in one
-/// statement on PostgreSQL (`view::replace_many`); each guarded by the `last_seq` it was read
+/// statement on PostgreSQL (`view_write::replace_many`); each guarded by the `last_seq` it was read
 /// at.
 fn write_out(conn: &mut DbConn, touched: Vec<Touched>) -> Result<(), StoreError> {
     let mut inserted = Vec::new();
@@ -117,7 +118,7 @@ fn write_out(conn: &mut DbConn, touched: Vec<Touched>) -> Result<(), StoreError>
         .iter()
         .map(|(jti, seq)| (jti.as_str(), *seq))
         .collect();
-    view::remove_many(conn, &removed)?;
-    view::replace_many(conn, &changed)?;
-    view::insert_many(conn, &inserted)
+    view_write::remove_many(conn, &removed)?;
+    view_write::replace_many(conn, &changed)?;
+    view_write::insert_many(conn, &inserted)
 }
