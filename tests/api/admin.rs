@@ -1,5 +1,6 @@
 //! Staff administration of users (contract section 6: users, deactivate, activate, revoke).
 
+use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -192,4 +193,76 @@ async fn an_id_that_is_not_an_integer_is_a_json_404() {
         );
         assert_answer(response, 404, r#"{"detail":"Not found."}"#).await;
     }
+}
+
+/// A deactivation changes the user's row before it decides, so it runs in a savepoint of its
+/// own inside a batch whose other jobs' view rows are still pending. In one burst with sixteen
+/// refreshes of two users: afterwards every token of the deactivated user is refused, whatever
+/// its refresh answered, and the other user's new tokens all work.
+#[actix_web::test]
+async fn a_deactivation_in_a_burst_of_refreshes_revokes_exactly_its_user() {
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    app.create_user(ALICE.0, ALICE.1);
+    let bob = app.create_user("bob", "bob's long password");
+    let mut alices = Vec::new();
+    let mut bobs = Vec::new();
+    for _ in 0..8 {
+        alices.push(app.login(ALICE.0, ALICE.1).await.0);
+        bobs.push(app.login("bob", "bob's long password").await.0);
+    }
+    let deactivate = app
+        .client
+        .post(app.url(&format!("/api/admin/users/{bob}/deactivate/")))
+        .bearer_auth(&admin)
+        .send();
+    let (alice_answers, bob_answers, deactivated) = tokio::join!(
+        join_all(alices.iter().map(|token| app.refresh(token))),
+        join_all(bobs.iter().map(|token| app.refresh(token))),
+        deactivate
+    );
+    assert_eq!(deactivated.unwrap().status(), 200);
+    let mut bob_tokens = bobs.clone();
+    let mut bob_access = Vec::new();
+    for answer in bob_answers {
+        match answer.status().as_u16() {
+            200 => {
+                let pair = body(answer).await;
+                bob_tokens.push(pair["refresh"].as_str().unwrap().to_owned());
+                bob_access.push(pair["access"].as_str().unwrap().to_owned());
+            }
+            401 => {}
+            other => panic!("a refresh of bob's answered {other}"),
+        }
+    }
+    // Verify answers from the revocations alone (it does not look the user up): only a
+    // blacklisting that saw every pending token of bob's refuses these (SimpleJWT's answer).
+    for access in &bob_access {
+        let verified = app
+            .post_json("/api/token/verify/", json!({ "token": access }))
+            .await;
+        assert_answer(
+            verified,
+            400,
+            r#"{"non_field_errors":["Token is blacklisted"]}"#,
+        )
+        .await;
+    }
+    for token in &bob_tokens {
+        assert_eq!(
+            app.refresh(token).await.status(),
+            401,
+            "bob's refresh token"
+        );
+    }
+    for answer in alice_answers {
+        assert_eq!(answer.status(), 200);
+        let refresh = body(answer).await["refresh"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.refresh(&refresh).await.status(),
+            200,
+            "alice's new token"
+        );
+    }
+    app.assert_view_matches_ledger();
 }
