@@ -350,6 +350,19 @@ pub async fn assert_answer(response: Response, status: u16, expected: &str) {
     assert_eq!((actual_status, text.as_str()), (status, expected));
 }
 
+/// `POST /api/token/verify/` refuses `token` as SimpleJWT does a blacklisted one.
+pub async fn assert_verify_refuses_as_blacklisted(app: &TestApp, token: &str) {
+    let response = app
+        .post_json("/api/token/verify/", json!({ "token": token }))
+        .await;
+    assert_answer(
+        response,
+        400,
+        r#"{"non_field_errors":["Token is blacklisted"]}"#,
+    )
+    .await;
+}
+
 /// The server's `/metrics` page.
 pub async fn metrics(app: &TestApp) -> String {
     app.client
