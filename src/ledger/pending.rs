@@ -68,16 +68,15 @@ pub(super) fn record(jti: &str, stored: Option<TokenRow>, now: Option<TokenRow>)
 
 /// Writes every pending row to the view (in this thread's transaction) and forgets them.
 pub fn settle(conn: &mut DbConn) -> Result<(), StoreError> {
-    let (rows, broken) = PENDING.with_borrow_mut(|pending| {
-        // Cleared, not dropped: the index keeps its capacity for the next batch.
-        pending.index.clear();
-        (std::mem::take(&mut pending.rows), pending.broken.take())
-    });
-    if let Some(reason) = broken {
+    let rows = PENDING.with_borrow_mut(|pending| match &pending.broken {
         // Stays broken until the batch rolls back.
-        PENDING.with_borrow_mut(|pending| pending.broken = Some(reason.clone()));
-        return Err(StoreError::Unavailable(reason));
-    }
+        Some(reason) => Err(StoreError::Unavailable(reason.clone())),
+        None => {
+            // Cleared, not dropped: the index keeps its capacity for the next batch.
+            pending.index.clear();
+            Ok(std::mem::take(&mut pending.rows))
+        }
+    })?;
     if rows.is_empty() {
         return Ok(());
     }

@@ -31,10 +31,10 @@ pub fn find(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRow>, StoreError
         .optional()?)
 }
 
-/// Whether this thread's write batch has touched `jti`'s row and not yet written it: then only
-/// [`find`] reads it as it now is.
-pub fn touched_by_this_batch(jti: &str) -> bool {
-    pending::get(jti).is_some()
+/// `jti`'s row as this thread's write batch has left it, if the batch touched it and has not
+/// written it yet (`Some(None)`: it removed it); `None`: the database's row stands.
+pub fn as_this_batch_left_it(jti: &str) -> Option<Option<TokenRow>> {
+    pending::get(jti)
 }
 
 /// The rows of these tokens (those in the view), in no particular order; on the writer, those

@@ -75,14 +75,14 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<User>, StoreError> {
 /// The user `id` and the view's row of token `jti` (`None`s where there is none), in one
 /// statement where it can: a refresh needs both under the write lock, and on PostgreSQL each
 /// statement there is a round trip that every writer of every instance waits for. A row the
-/// writer's batch has touched is read as the batch left it (`view::find`).
+/// writer's batch has touched is read as the batch left it.
 pub fn find_with_token(
     conn: &mut DbConn,
     id: i64,
     jti: &str,
 ) -> Result<(Option<User>, Option<TokenRow>), StoreError> {
-    if view::touched_by_this_batch(jti) {
-        return Ok((find(conn, id)?, view::find(conn, jti)?));
+    if let Some(row) = view::as_this_batch_left_it(jti) {
+        return Ok((find(conn, id)?, row));
     }
     let joined = token_view::table
         .find(jti)
